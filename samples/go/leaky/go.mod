@@ -1,0 +1,3 @@
+module snapdiff.example/leaky
+
+go 1.19

@@ -1,0 +1,402 @@
+"""The command line: a thin Typer layer over the library. Errors become exit codes here only."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from snapdiff import __version__, inputs, sources, store
+from snapdiff.diff import DiffResult, diff, growth_over, show
+from snapdiff.errors import ExitCode, SnapdiffError, UsageError
+from snapdiff.group import GroupBy
+from snapdiff.model import Snapshot
+from snapdiff.output import write_bytes
+from snapdiff.render import json as json_render
+from snapdiff.render import markdown as md_render
+from snapdiff.render import text as text_render
+from snapdiff.render.common import clean
+
+app = typer.Typer(
+    name="snapdiff",
+    help=(
+        "Find the creation sites that leak goroutines, threads and tasks: read two dumps of a "
+        "service taken minutes apart, group the tasks by where they were created, and report "
+        "which sites accumulated tasks, how fast, and where those tasks are stuck."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+)
+
+
+class Format(StrEnum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+class Color(StrEnum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
+_state = {"traceback": bool(os.environ.get("SNAPDIFF_TRACEBACK"))}
+
+GroupByOpt = Annotated[
+    GroupBy,
+    typer.Option(
+        "--group-by",
+        "-g",
+        case_sensitive=False,
+        help="site: where tasks were created (fallback: entry); entry: outermost frame; "
+        "leaf: where they are blocked; stack: the whole stack.",
+    ),
+]
+FormatOpt = Annotated[
+    Format, typer.Option("--format", "-f", case_sensitive=False, help="Report format.")
+]
+OutputOpt = Annotated[
+    str | None,
+    typer.Option("--output", "-o", help="Write the report to FILE ('-' for stdout)."),
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing output file.")]
+SourceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--source", help="Read inputs as this format instead of detecting it (see 'formats')."
+    ),
+]
+ColorOpt = Annotated[
+    Color, typer.Option("--color", case_sensitive=False, help="Colour in the terminal report.")
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines on stderr.")]
+
+
+def _stderr() -> Console:
+    return Console(file=sys.stderr, highlight=False, soft_wrap=True)
+
+
+def _err(message: str) -> None:
+    _stderr().print(Text("snapdiff: error: " + clean(message, 4000)))
+
+
+def _warn(message: str) -> None:
+    _stderr().print(Text("snapdiff: warning: " + clean(message, 4000)))
+
+
+@contextmanager
+def handle_errors() -> Iterator[None]:
+    """The one place where errors become messages and exit codes."""
+    try:
+        yield
+    except SnapdiffError as exc:
+        if _state["traceback"]:
+            raise
+        _err(exc.message)
+        raise typer.Exit(int(exc.exit_code)) from None
+    except KeyboardInterrupt:
+        _err("interrupted")
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+    except BrokenPipeError:
+        # The reader of our output went away (| head): not an error of ours.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise typer.Exit(0) from None
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        if _state["traceback"]:
+            raise
+        _err(
+            f"internal error: {type(exc).__name__}: {exc} "
+            "(this is a bug in snapdiff; run again with --traceback and report it)"
+        )
+        raise typer.Exit(int(ExitCode.BUG)) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"snapdiff {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+    traceback: Annotated[
+        bool, typer.Option("--traceback", help="Show a traceback on errors (for bug reports).")
+    ] = False,
+) -> None:
+    if traceback:
+        _state["traceback"] = True
+
+
+def _load(path: str, source: str | None, quiet: bool, *, keep_locals: bool = False) -> Snapshot:
+    snap = inputs.load(path, source, keep_locals=keep_locals)
+    if not quiet:
+        kinds = {t.kind for t in snap.tasks}
+        kind = kinds.pop() + "s" if len(kinds) == 1 else "tasks"
+        detail = f", {snap.source.detail}" if snap.source.detail else ""
+        _stderr().print(
+            Text(
+                f"read {snap.total:,} {kind} ({snap.source.format}{detail}) "
+                f"from {clean(snap.source.origin, 500)}"
+            ),
+            style="dim",
+        )
+    for warning in snap.warnings:
+        _warn(warning)
+    if snap.truncated and not any("trunc" in w or "cut" in w for w in snap.warnings):
+        _warn(f"{snap.source.origin}: the snapshot is truncated")
+    return snap
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?", re.I)
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(text: str) -> float:
+    """``90``, ``90s``, ``5m``, ``1h30m``, ``2.5m`` -> seconds."""
+    text = text.strip()
+    pos, total = 0, 0.0
+    while pos < len(text):
+        m = _DURATION.match(text, pos)
+        if m is None or m.end() == pos:
+            raise UsageError(f"not a duration: {text!r} (try 90s, 5m, 1h30m)")
+        total += float(m.group(1)) * _UNITS[m.group(2).lower() if m.group(2) else None]
+        pos = m.end()
+    if not text or total <= 0:
+        raise UsageError(f"not a positive duration: {text!r}")
+    return total
+
+
+def _console_for(color: Color, file: io.StringIO | None = None) -> Console:
+    if file is not None:
+        return Console(file=file, color_system=None, width=120, highlight=False, soft_wrap=False)
+    force = {Color.always: True, Color.never: False, Color.auto: None}[color]
+    return Console(
+        file=sys.stdout,
+        force_terminal=force,
+        no_color=color is Color.never or None,
+        highlight=False,
+    )
+
+
+def _emit(
+    fmt: Format,
+    output: str | None,
+    force: bool,
+    color: Color,
+    render_text: object,
+    render_md: object,
+    render_json: object,
+) -> None:
+    if fmt is Format.text:
+        if output is None or output == "-":
+            render_text(_console_for(color))  # type: ignore[operator]
+            return
+        buf = io.StringIO()
+        render_text(_console_for(color, buf))  # type: ignore[operator]
+        data = buf.getvalue().encode()
+    elif fmt is Format.markdown:
+        data = render_md().encode()  # type: ignore[operator]
+    else:
+        data = render_json()  # type: ignore[operator]
+    write_bytes(output or "-", data, force=force)
+
+
+@app.command("diff")
+def diff_cmd(
+    before: Annotated[str, typer.Argument(help="The earlier dump or snapshot ('-' for stdin).")],
+    after: Annotated[str, typer.Argument(help="The later dump or snapshot.")],
+    group_by: GroupByOpt = GroupBy.SITE,
+    fmt: FormatOpt = Format.text,
+    output: OutputOpt = None,
+    force: ForceOpt = False,
+    source: SourceOpt = None,
+    elapsed: Annotated[
+        str | None,
+        typer.Option(
+            "--elapsed",
+            help="Time between the two dumps (90s, 5m, 1h30m) when they carry no capture time.",
+        ),
+    ] = None,
+    fail_on_growth: Annotated[
+        int | None,
+        typer.Option(
+            "--fail-on-growth",
+            min=1,
+            help="Exit 5 when a suspect site grew by at least N tasks.",
+        ),
+    ] = None,
+    color: ColorOpt = Color.auto,
+    quiet: QuietOpt = False,
+) -> None:
+    """Compare two dumps of the same service: which creation sites accumulated tasks."""
+    with handle_errors():
+        if before == "-" and after == "-":
+            raise UsageError("only one of BEFORE and AFTER can be '-' (stdin)")
+        seconds = parse_duration(elapsed) if elapsed is not None else None
+        snap_b = _load(before, source, quiet)
+        snap_a = _load(after, source, quiet)
+        result = diff(snap_b, snap_a, group_by, elapsed_seconds=seconds)
+        for warning in result.warnings:
+            _warn(warning)
+        _emit(
+            fmt,
+            output,
+            force,
+            color,
+            lambda console: text_render.render_diff(result, console),
+            lambda: md_render.render_diff(result),
+            lambda: json_render.render_diff(result),
+        )
+        _gate(result, fail_on_growth)
+
+
+def _gate(result: DiffResult, threshold: int | None) -> None:
+    if threshold is None:
+        return
+    over = growth_over(result, threshold)
+    if over:
+        names = ", ".join(f"{clean(g.key.function, 200)} (+{g.delta:,})" for g in over[:5])
+        _stderr().print(
+            Text(f"snapdiff: {len(over)} suspect site(s) grew by {threshold:,} or more: {names}")
+        )
+        raise typer.Exit(int(ExitCode.THRESHOLD))
+
+
+@app.command("show")
+def show_cmd(
+    snapshot: Annotated[str, typer.Argument(help="A dump or snapshot file ('-' for stdin).")],
+    group_by: GroupByOpt = GroupBy.SITE,
+    fmt: FormatOpt = Format.text,
+    output: OutputOpt = None,
+    force: ForceOpt = False,
+    source: SourceOpt = None,
+    color: ColorOpt = Color.auto,
+    quiet: QuietOpt = False,
+) -> None:
+    """Group the tasks of one dump by creation site."""
+    with handle_errors():
+        snap = _load(snapshot, source, quiet)
+        result = show(snap, group_by)
+        _emit(
+            fmt,
+            output,
+            force,
+            color,
+            lambda console: text_render.render_show(result, console),
+            lambda: md_render.render_show(result),
+            lambda: json_render.render_show(result),
+        )
+
+
+def parse_time(value: str, path: str) -> str:
+    """``now``, ``mtime`` (the input file's modification time) or an ISO 8601 time -> UTC ISO."""
+    if value == "now":
+        moment = datetime.now(UTC)
+    elif value == "mtime":
+        if path == "-":
+            raise UsageError("--captured-at mtime needs a file, not stdin")
+        moment = datetime.fromtimestamp(Path(path).stat().st_mtime, UTC)
+    else:
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise UsageError(
+                f"--captured-at: not a time: {value!r} (ISO 8601, 'now' or 'mtime')"
+            ) from None
+        if moment.tzinfo is None:
+            raise UsageError(f"--captured-at: {value!r} has no time zone; add Z or +00:00")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@app.command("convert")
+def convert_cmd(
+    dump: Annotated[str, typer.Argument(help="A dump or snapshot file ('-' for stdin).")],
+    output: Annotated[
+        str,
+        typer.Option(
+            "--output", "-o", help="Snapshot file to write (.json, or .json.gz to compress)."
+        ),
+    ],
+    force: ForceOpt = False,
+    source: SourceOpt = None,
+    captured_at: Annotated[
+        str | None,
+        typer.Option(
+            "--captured-at",
+            help="When the dump was taken: ISO 8601 time, 'now', or 'mtime' (the file's).",
+        ),
+    ] = None,
+    keep_locals: Annotated[
+        bool,
+        typer.Option(
+            "--keep-locals",
+            help="Keep local variables from py-spy --locals dumps (they can hold secrets).",
+        ),
+    ] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Save a dump as a snapshot file: compact, versioned, with its capture time."""
+    with handle_errors():
+        snap = _load(dump, source, quiet, keep_locals=keep_locals)
+        if captured_at is not None:
+            snap = replace(
+                snap, source=replace(snap.source, captured_at=parse_time(captured_at, dump))
+            )
+        data = store.dumps(snap, compress=output.endswith(".gz"))
+        write_bytes(output, data, force=force)
+        if not quiet and output != "-":
+            _stderr().print(
+                Text(
+                    f"wrote {clean(output, 500)} ({len(data):,} bytes, {len(snap.tasks):,} tasks)"
+                ),
+                style="dim",
+            )
+
+
+@app.command("formats")
+def formats_cmd(
+    fmt: FormatOpt = Format.text,
+) -> None:
+    """List the input formats snapdiff reads (each is detected by content)."""
+    with handle_errors():
+        rows = [(s.name, s.description) for s in sources.SOURCES.values()]
+        rows.append((store.FORMAT, "snapdiff snapshot file (snapdiff convert), .json or .json.gz"))
+        if fmt is Format.json:
+            import orjson
+
+            data = [{"name": n, "description": d} for n, d in rows]
+            write_bytes("-", orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+        elif fmt is Format.markdown:
+            lines = ["| Name | Reads |", "|---|---|"] + [f"| `{n}` | {d} |" for n, d in rows]
+            write_bytes("-", ("\n".join(lines) + "\n").encode())
+        else:
+            for name, description in rows:
+                print(f"{name:22} {description}")
+            print("\nAll of them may be gzip-compressed; '-' reads standard input.")
+
+
+def main() -> None:
+    app(prog_name="snapdiff")

@@ -1,0 +1,412 @@
+"""Two snapshots -> per-group deltas and a leak verdict. Pure functions on the model.
+
+The verdict (:func:`judge`) in words:
+
+* A group that did not grow is never suspect: ``steady`` (same count; a pool, or a constant
+  stuck task), ``shrinking`` or ``gone``.
+* A group that grew is ``suspect`` (verdict ``leak``) when its tasks live long: most of the tasks
+  of the first snapshot are still alive in the second (survivors; Go goroutine ids are never
+  reused, threads are matched by id and name) and new ones joined them.
+* It is ``churn`` when none of the first snapshot's tasks survived: the tasks come and go, and
+  the second capture happened to see more of them.
+* A site absent from the first snapshot is judged by the id clock: Go goroutine ids grow with
+  every creation, so a site whose tasks were born across the whole interval (old ids still alive)
+  is accumulating (``leak``), while one whose tasks were all born just before the capture is a
+  ``burst``. Without ids, tasks waiting a minute or more count as long-lived.
+* Without ids at all (Go ``debug=1``) survivors cannot be told: large growth is ``growing`` and
+  suspect with low confidence, and the report says so.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from snapdiff.group import GroupBy, GroupKey, entry_frame, group, site_key
+from snapdiff.model import FLAG_LEAKED, GOROUTINE, Frame, Snapshot, SourceInfo, Task
+
+# A grown group is a leak when at least this share of its earlier tasks is still alive.
+SURVIVAL_FOR_LEAK = 0.5
+# A new site is a leak when at least this share of its tasks was born in the first half of the
+# interval between the two captures (by the id clock).
+EARLY_BORN_FOR_LEAK = 0.25
+# Growth with no ids must be at least this large (absolute and relative) to be called suspect.
+GROWTH_WITHOUT_IDS = 5
+GROWTH_WITHOUT_IDS_RATIO = 0.2
+MIN_NEW_SITE = 3
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotMeta:
+    """What a report says about one input."""
+
+    source: SourceInfo
+    total: int
+    groups: int
+    truncated: bool
+    warnings: tuple[str, ...]
+    max_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSummary:
+    """One group in one snapshot."""
+
+    key: GroupKey
+    count: int
+    site: Frame | None  # the creation site (most common among the group's tasks), if any
+    states: tuple[tuple[str, int], ...]
+    max_wait_minutes: int | None
+    leaked: int
+    entry_function: str
+    stack: tuple[Frame, ...]
+    example_ids: tuple[int, ...]
+    labels: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupDiff:
+    key: GroupKey
+    before: int
+    after: int
+    delta: int
+    rate_per_minute: float | None
+    survivors: int | None
+    new: int | None
+    gone: int | None
+    states: tuple[tuple[str, int], ...]
+    max_wait_minutes: int | None
+    leaked: int
+    entry_function: str
+    stack: tuple[Frame, ...]
+    example_ids: tuple[int, ...]
+    labels: tuple[tuple[str, str], ...]
+    verdict: str
+    suspect: bool
+    confidence: str
+    reasons: tuple[str, ...]
+    site: Frame | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ShowResult:
+    snapshot: SnapshotMeta
+    group_by: str
+    groups: tuple[GroupSummary, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DiffResult:
+    before: SnapshotMeta
+    after: SnapshotMeta
+    group_by: str
+    elapsed_seconds: float | None
+    elapsed_source: str  # "capture times", "--elapsed", or "" when unknown
+    ids_comparable: bool
+    groups: tuple[GroupDiff, ...]
+    warnings: tuple[str, ...]
+
+    @property
+    def suspects(self) -> tuple[GroupDiff, ...]:
+        return tuple(g for g in self.groups if g.suspect)
+
+
+def meta(snapshot: Snapshot, groups: int) -> SnapshotMeta:
+    return SnapshotMeta(
+        source=snapshot.source,
+        total=snapshot.total,
+        groups=groups,
+        truncated=snapshot.truncated,
+        warnings=snapshot.warnings,
+        max_id=snapshot.max_id if snapshot.has_ids else None,
+    )
+
+
+def _states(tasks: Sequence[Task]) -> tuple[tuple[str, int], ...]:
+    counts: Counter[str] = Counter()
+    for t in tasks:
+        counts[t.state or "?"] += t.count
+    return tuple(counts.most_common())
+
+
+def _max_wait(tasks: Sequence[Task]) -> int | None:
+    waits = [t.wait_minutes for t in tasks if t.wait_minutes is not None]
+    return max(waits) if waits else None
+
+
+def _representative(tasks: Sequence[Task]) -> tuple[Frame, ...]:
+    """The most common stack of the group (the first seen among equals)."""
+    if not tasks:
+        return ()
+    counts: Counter[tuple[Frame, ...]] = Counter()
+    for t in tasks:
+        counts[t.frames] += t.count
+    return counts.most_common(1)[0][0]
+
+
+def _labels(tasks: Sequence[Task]) -> tuple[tuple[str, str], ...]:
+    """Labels every task of the group shares."""
+    if not tasks:
+        return ()
+    common = set(tasks[0].labels)
+    for t in tasks[1:]:
+        common &= set(t.labels)
+        if not common:
+            break
+    return tuple(sorted(common))
+
+
+def _entry_function(tasks: Sequence[Task]) -> str:
+    counts: Counter[str] = Counter()
+    for t in tasks:
+        entry = entry_frame(t)
+        counts[entry.function if entry else ""] += t.count
+    return counts.most_common(1)[0][0] if counts else ""
+
+
+def _example_ids(tasks: Sequence[Task], n: int = 5) -> tuple[int, ...]:
+    return tuple(sorted(t.id for t in tasks if t.id is not None)[:n])
+
+
+def _site(key: GroupKey, tasks: Sequence[Task]) -> Frame | None:
+    if key.by == "site":
+        return Frame(key.function, key.file, key.line)
+    counts: Counter[Frame] = Counter()
+    for t in tasks:
+        k = site_key(t)
+        if k.by == "site":
+            counts[Frame(k.function, k.file, k.line)] += t.count
+    return counts.most_common(1)[0][0] if counts else None
+
+
+def summarise(key: GroupKey, tasks: Sequence[Task]) -> GroupSummary:
+    return GroupSummary(
+        key=key,
+        count=sum(t.count for t in tasks),
+        site=_site(key, tasks),
+        states=_states(tasks),
+        max_wait_minutes=_max_wait(tasks),
+        leaked=sum(t.count for t in tasks if FLAG_LEAKED in t.flags),
+        entry_function=_entry_function(tasks),
+        stack=_representative(tasks),
+        example_ids=_example_ids(tasks),
+        labels=_labels(tasks),
+    )
+
+
+def show(snapshot: Snapshot, by: GroupBy = GroupBy.SITE) -> ShowResult:
+    groups = group(snapshot.tasks, by)
+    summaries = sorted(
+        (summarise(k, v) for k, v in groups.items()),
+        key=lambda g: (-g.count, g.key.function, g.key.file, g.key.line),
+    )
+    return ShowResult(meta(snapshot, len(groups)), by.value, tuple(summaries))
+
+
+def _identity(task: Task) -> tuple[object, ...]:
+    if task.kind == GOROUTINE:
+        return (task.id,)
+    return (task.id, task.name)
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def elapsed_between(before: Snapshot, after: Snapshot) -> float | None:
+    t0 = _parse_time(before.source.captured_at)
+    t1 = _parse_time(after.source.captured_at)
+    if t0 is None or t1 is None or t0.tzinfo is None or t1.tzinfo is None:
+        return None
+    return (t1 - t0).total_seconds()
+
+
+def comparable(before: Snapshot, after: Snapshot) -> tuple[bool, list[str]]:
+    """Whether task ids of the two snapshots name the same tasks, and why not."""
+    notes: list[str] = []
+    if not (before.has_ids and after.has_ids):
+        return False, notes
+    if before.source.pid and after.source.pid and before.source.pid != after.source.pid:
+        notes.append(
+            f"the snapshots come from different processes (pid {before.source.pid} and "
+            f"{after.source.pid}): survivors are not counted"
+        )
+        return False, notes
+    goroutines = any(t.kind == GOROUTINE for t in after.tasks)
+    if goroutines:
+        b_max, a_max = before.max_id, after.max_id
+        if b_max is not None and a_max is not None and a_max < b_max:
+            notes.append(
+                f"the highest goroutine id went down ({b_max} -> {a_max}): the process restarted "
+                "between the snapshots, or they are in the wrong order; survivors are not counted"
+            )
+            return False, notes
+    return True, notes
+
+
+@dataclass(frozen=True, slots=True)
+class _Evidence:
+    before: int
+    after: int
+    survivors: int | None
+    early_born: float | None  # share of a new site's tasks born in the first half of the interval
+    long_waiting: int  # tasks waiting a minute or more (Go)
+    leaked: int
+
+
+def judge(e: _Evidence) -> tuple[str, bool, str, tuple[str, ...]]:
+    """(verdict, suspect, confidence, reasons)."""
+    delta = e.after - e.before
+    reasons: list[str] = []
+    if e.leaked:
+        reasons.append(f"the Go runtime marked {e.leaked} as leaked")
+    if delta <= 0:
+        if e.after == 0:
+            return "gone", False, "high", tuple(reasons)
+        if delta == 0:
+            if e.survivors is not None and e.survivors == e.before:
+                reasons.append("the same tasks in both snapshots")
+            return "steady", False, "high", tuple(reasons)
+        return "shrinking", False, "high", tuple(reasons)
+
+    if e.survivors is not None and e.before > 0:
+        share = e.survivors / e.before
+        new = e.after - e.survivors
+        if e.survivors == 0:
+            reasons.append(f"none of the {e.before} earlier tasks is still alive: they come and go")
+            return "churn", False, "high", tuple(reasons)
+        reasons.append(f"{e.survivors} of {e.before} earlier tasks still alive, {new} new")
+        if share >= SURVIVAL_FOR_LEAK and new > 0:
+            return "leak", True, "high", tuple(reasons)
+        reasons.append("most earlier tasks ended: turnover, not accumulation")
+        return "turnover", False, "medium", tuple(reasons)
+
+    if e.before == 0 and e.early_born is not None:
+        if e.after >= MIN_NEW_SITE and e.early_born >= EARLY_BORN_FOR_LEAK:
+            reasons.append(
+                f"new since the first snapshot; {e.early_born:.0%} of its tasks were born in the "
+                "first half of the interval and are still alive"
+            )
+            return "leak", True, "high", tuple(reasons)
+        reasons.append("new since the first snapshot, all born just before the second capture")
+        return "burst", False, "medium", tuple(reasons)
+
+    if e.long_waiting and e.long_waiting >= max(1, delta // 2):
+        reasons.append(f"{e.long_waiting} tasks blocked for a minute or more")
+        return "leak", True, "medium", tuple(reasons)
+
+    big = delta >= GROWTH_WITHOUT_IDS and delta >= GROWTH_WITHOUT_IDS_RATIO * e.before
+    if e.leaked and e.leaked >= delta // 2:
+        return "leak", True, "high", tuple(reasons)
+    reasons.append("no task ids to match: survivors unknown, churn cannot be ruled out")
+    return "growing", big, "low", tuple(reasons)
+
+
+def diff(
+    before: Snapshot,
+    after: Snapshot,
+    by: GroupBy = GroupBy.SITE,
+    elapsed_seconds: float | None = None,
+) -> DiffResult:
+    """Compare two snapshots of the same process. ``elapsed_seconds`` overrides capture times."""
+    warnings: list[str] = []
+    elapsed_source = "--elapsed" if elapsed_seconds is not None else ""
+    if elapsed_seconds is None:
+        elapsed_seconds = elapsed_between(before, after)
+        if elapsed_seconds is not None:
+            elapsed_source = "capture times"
+            if elapsed_seconds <= 0:
+                warnings.append(
+                    "the second snapshot was not captured after the first: rates not computed"
+                )
+                elapsed_seconds, elapsed_source = None, ""
+    ids_ok, notes = comparable(before, after)
+    warnings.extend(notes)
+
+    groups_b = group(before.tasks, by)
+    groups_a = group(after.tasks, by)
+    keys = list(groups_a) + [k for k in groups_b if k not in groups_a]
+
+    b_max, a_max = before.max_id, after.max_id
+    midpoint: float | None = None
+    if ids_ok and b_max is not None and a_max is not None and a_max > b_max:
+        midpoint = b_max + (a_max - b_max) / 2
+
+    results: list[GroupDiff] = []
+    for key in keys:
+        tb = groups_b.get(key, [])
+        ta = groups_a.get(key, [])
+        nb = sum(t.count for t in tb)
+        na = sum(t.count for t in ta)
+        survivors: int | None = None
+        if ids_ok:
+            ids_b = {_identity(t) for t in tb}
+            survivors = sum(1 for t in ta if _identity(t) in ids_b)
+        early: float | None = None
+        if ids_ok and nb == 0 and na and midpoint is not None and key.kind == GOROUTINE:
+            early = sum(1 for t in ta if t.id is not None and t.id <= midpoint) / len(ta)
+        shown = ta or tb
+        summary = summarise(key, shown)
+        leaked = sum(t.count for t in ta if FLAG_LEAKED in t.flags)
+        long_waiting = sum(t.count for t in ta if (t.wait_minutes or 0) >= 1)
+        verdict, suspect, confidence, reasons = judge(
+            _Evidence(nb, na, survivors, early, long_waiting, leaked)
+        )
+        rate = None
+        if elapsed_seconds:
+            rate = (na - nb) / (elapsed_seconds / 60)
+        results.append(
+            GroupDiff(
+                key=key,
+                before=nb,
+                after=na,
+                delta=na - nb,
+                rate_per_minute=rate,
+                survivors=survivors,
+                new=(na - survivors) if survivors is not None else None,
+                gone=(nb - survivors) if survivors is not None else None,
+                states=summary.states,
+                max_wait_minutes=summary.max_wait_minutes,
+                leaked=leaked,
+                entry_function=summary.entry_function,
+                stack=summary.stack,
+                example_ids=summary.example_ids,
+                labels=summary.labels,
+                verdict=verdict,
+                suspect=suspect,
+                confidence=confidence,
+                reasons=reasons,
+                site=summary.site,
+            )
+        )
+    results.sort(key=_order)
+    if before.truncated or after.truncated:
+        warnings.append(
+            "a snapshot is truncated: counts of the groups whose tasks were cut off are low"
+        )
+    return DiffResult(
+        before=meta(before, len(groups_b)),
+        after=meta(after, len(groups_a)),
+        group_by=by.value,
+        elapsed_seconds=elapsed_seconds,
+        elapsed_source=elapsed_source,
+        ids_comparable=ids_ok,
+        groups=tuple(results),
+        warnings=tuple(warnings),
+    )
+
+
+def _order(g: GroupDiff) -> tuple[int, int, int, str, str, int]:
+    return (0 if g.suspect else 1, -g.delta, -g.after, g.key.function, g.key.file, g.key.line)
+
+
+def growth_over(result: DiffResult, threshold: int) -> list[GroupDiff]:
+    """Suspect groups that grew by at least ``threshold`` (for ``--fail-on-growth``)."""
+    return [g for g in result.groups if g.suspect and g.delta >= threshold]

@@ -1,0 +1,151 @@
+"""Grouping tasks: what a "site" is, and the stricter or looser keys beside it.
+
+``site``  (default) where the task was created: Go's ``created by`` function and the file:line
+          of the ``go`` statement; a Python thread's target (the first frame above threading's
+          bootstrap frames) with its name pattern; an asyncio task's ``create_task`` call site
+          where the source records it. Falls back to ``entry`` when a task has none.
+``entry`` the outermost frame's function and file: where the task started running.
+``leaf``  the innermost frame's function and file:line: where the task is blocked now.
+``stack`` the whole normalised stack (functions and file:line, no arguments or offsets).
+
+Every group says which key it was made with (:attr:`GroupKey.by`), so a report can tell a
+creation site from a fallback.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from snapdiff.model import ASYNCIO_TASK, THREAD, Frame, Task
+
+
+class GroupBy(StrEnum):
+    SITE = "site"
+    ENTRY = "entry"
+    LEAF = "leaf"
+    STACK = "stack"
+
+
+@dataclass(frozen=True, slots=True)
+class GroupKey:
+    by: str  # the key actually used: site, entry (also as the fallback of site), leaf, stack, none
+    kind: str
+    function: str
+    file: str = ""
+    line: int = 0
+    name_pattern: str = ""
+    stack: tuple[Frame, ...] = ()
+
+    def location(self) -> str:
+        return Frame(self.function, self.file, self.line).location()
+
+    def label(self) -> str:
+        short = Frame(self.function, self.file, self.line).short_location()
+        text = self.function or "(no stack)"
+        if short:
+            text += f" ({short})"
+        if self.name_pattern:
+            text += f" [{self.name_pattern}]"
+        return text
+
+
+_DIGITS = re.compile(r"\d+")
+_THREAD_BOOTSTRAP = frozenset(
+    {
+        "_bootstrap",
+        "_bootstrap_inner",
+        "run",
+        "Thread._bootstrap",
+        "Thread._bootstrap_inner",
+        "Thread.run",
+    }
+)
+
+
+def name_pattern(name: str) -> str:
+    """``ThreadPoolExecutor-45_0`` -> ``ThreadPoolExecutor-N_N``: counters in names are clocks."""
+    return _DIGITS.sub("N", name)
+
+
+def is_native(frame: Frame) -> bool:
+    """A C frame in a Python stack (py-spy --native): a library, no line number."""
+    return frame.line == 0 and not frame.file.endswith(".py")
+
+
+def entry_frame(task: Task) -> Frame | None:
+    """The outermost frame; for threads, the outermost Python frame (native ones skipped)."""
+    if task.kind == THREAD:
+        for frame in reversed(task.frames):
+            if not is_native(frame):
+                return frame
+    return task.entry
+
+
+def thread_target(frames: tuple[Frame, ...]) -> Frame | None:
+    """The first frame above threading's bootstrap frames (outermost first), if it has them."""
+    saw_bootstrap = False
+    for frame in reversed(frames):
+        if is_native(frame):
+            continue
+        if frame.file.endswith("threading.py") and frame.function in _THREAD_BOOTSTRAP:
+            saw_bootstrap = True
+            continue
+        return frame if saw_bootstrap else None
+    return None
+
+
+def _entry_key(task: Task, by: str = "entry") -> GroupKey:
+    entry = entry_frame(task)
+    if entry is None:
+        return GroupKey("none", task.kind, "", name_pattern=_pattern(task))
+    return GroupKey(by, task.kind, entry.function, entry.file, name_pattern=_pattern(task))
+
+
+def _pattern(task: Task) -> str:
+    return name_pattern(task.name) if task.kind == THREAD and task.name else ""
+
+
+def site_key(task: Task) -> GroupKey:
+    if task.created_by is not None and task.created_by.function:
+        cb = task.created_by
+        if task.kind == ASYNCIO_TASK or task.kind == THREAD:
+            return GroupKey("site", task.kind, cb.function, cb.file, cb.line, _pattern(task))
+        return GroupKey("site", task.kind, cb.function, cb.file, cb.line)
+    if task.kind == THREAD:
+        target = thread_target(task.frames)
+        if target is not None:
+            return GroupKey("site", task.kind, target.function, target.file, 0, _pattern(task))
+    return _entry_key(task)
+
+
+def key_for(task: Task, by: GroupBy) -> GroupKey:
+    if by is GroupBy.SITE:
+        return site_key(task)
+    if by is GroupBy.ENTRY:
+        return _entry_key(task)
+    if by is GroupBy.LEAF:
+        leaf = task.leaf
+        if leaf is None:
+            return GroupKey("none", task.kind, "")
+        return GroupKey("leaf", task.kind, leaf.function, leaf.file, leaf.line)
+    stack = task.frames + ((task.created_by,) if task.created_by is not None else ())
+    top = task.leaf
+    return GroupKey(
+        "stack",
+        task.kind,
+        top.function if top else "",
+        top.file if top else "",
+        top.line if top else 0,
+        stack=stack,
+    )
+
+
+def group(tasks: Iterable[Task], by: GroupBy = GroupBy.SITE) -> dict[GroupKey, list[Task]]:
+    """Tasks by key, in first-seen order (deterministic for a given input)."""
+    groups: dict[GroupKey, list[Task]] = {}
+    for task in tasks:
+        groups.setdefault(key_for(task, by), []).append(task)
+    return groups

@@ -1,0 +1,167 @@
+"""What every renderer shares: making untrusted text safe to show, and numbers readable."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from snapdiff.diff import DiffResult, GroupDiff, SnapshotMeta
+from snapdiff.model import Frame
+
+MAX_TEXT = 2000
+
+
+def clean(text: str, limit: int = MAX_TEXT) -> str:
+    """Untrusted dump text with control and format characters made visible and inert.
+
+    Terminal escapes (ESC, CSI), carriage returns, bidi overrides (U+202E) and zero-width
+    characters become ``\\x1b``-style escapes; over-long text is cut with a marker.
+    """
+    if text.isprintable() and len(text) <= limit:
+        return text
+    out = []
+    for ch in text[:limit]:
+        if ch.isprintable() or ch == " ":
+            out.append(ch)
+        elif unicodedata.category(ch) in ("Zs",):
+            out.append(" ")
+        else:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+    if len(text) > limit:
+        out.append(f"...({len(text) - limit} more characters)")
+    return "".join(out)
+
+
+def kind_plural(kind: str, n: int) -> str:
+    words = {"goroutine": "goroutines", "thread": "threads", "asyncio-task": "asyncio tasks"}
+    if n == 1:
+        return {"asyncio-task": "asyncio task"}.get(kind, kind)
+    return words.get(kind, kind + "s")
+
+
+def snapshot_kind(groups: tuple[GroupDiff, ...]) -> str:
+    kinds = {g.key.kind for g in groups}
+    return kinds.pop() if len(kinds) == 1 else "task"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "unknown"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, sec = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {sec:02d}s" if sec else f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def rate(value: float | None) -> str:
+    if value is None:
+        return "?"
+    if abs(value) >= 10:
+        return f"{value:+.0f}"
+    return f"{value:+.1f}"
+
+
+def signed(n: int) -> str:
+    return f"{n:+,}" if n else "0"
+
+
+def wait(minutes: int | None) -> str:
+    if minutes is None:
+        return "-"
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60}h {minutes % 60:02d}m"
+
+
+def states(pairs: tuple[tuple[str, int], ...], limit: int = 3) -> str:
+    shown = [f"{clean(s, 60)} {n:,}" for s, n in pairs[:limit]]
+    if len(pairs) > limit:
+        shown.append(f"+{len(pairs) - limit} more")
+    return ", ".join(shown)
+
+
+def site_text(g: GroupDiff) -> str:
+    """The group's name: its site (or fallback) function and short location."""
+    key = g.key
+    text = clean(key.function, 300) or "(no stack)"
+    loc = Frame(key.function, key.file, key.line).short_location()
+    if loc:
+        text += f" ({clean(loc, 200)})"
+    if key.name_pattern:
+        text += f" [{clean(key.name_pattern, 100)}]"
+    return text
+
+
+KEY_WORDS = {
+    "site": "creation site",
+    "entry": "entry function",
+    "leaf": "blocking frame",
+    "stack": "whole stack",
+    "none": "no stack",
+}
+
+
+def key_note(g: GroupDiff, group_by: str) -> str:
+    """Say when a group's key is a fallback rather than what was asked for."""
+    if g.key.by != group_by and group_by == "site":
+        return "no creation site in the dump: grouped by entry function"
+    return ""
+
+
+def verdict_text(g: GroupDiff) -> str:
+    if g.suspect and g.confidence == "low":
+        return "SUSPECT (unconfirmed)"
+    if g.suspect:
+        return "SUSPECT"
+    return g.verdict
+
+
+def summary_sentence(result: DiffResult) -> str:
+    kind = snapshot_kind(result.groups)
+    suspects = result.suspects
+    delta = result.after.total - result.before.total
+    span = duration(result.elapsed_seconds)
+    when = f" in {span}" if result.elapsed_seconds is not None else ""
+    head = (
+        f"{result.before.total:,} -> {result.after.total:,} {kind_plural(kind, 2)} "
+        f"({signed(delta)}){when}."
+    )
+    if not suspects:
+        return head + " No site looks like a leak."
+    top = suspects[0]
+    per_min = f", {rate(top.rate_per_minute)}/min" if top.rate_per_minute is not None else ""
+    more = f" and {len(suspects) - 1} more suspect site(s)" if len(suspects) > 1 else ""
+    return f"{head} Suspect: {site_text(top)} grew by {top.delta:,}{per_min}{more}."
+
+
+def describe_input(meta: SnapshotMeta) -> str:
+    src = meta.source
+    parts = [clean(src.format, 80)]
+    if src.detail:
+        parts.append(clean(src.detail, 120))
+    parts.append(f"{meta.total:,} tasks")
+    if src.captured_at:
+        parts.append(f"captured {clean(src.captured_at, 40)}")
+    else:
+        parts.append("capture time unknown")
+    if src.pid:
+        parts.append(f"pid {src.pid}")
+    if src.host:
+        parts.append(f"host {clean(src.host, 100)}")
+    if meta.truncated:
+        parts.append("TRUNCATED")
+    return ", ".join(parts)
+
+
+def rate_note(result: DiffResult) -> str:
+    if result.elapsed_seconds is not None:
+        span = duration(result.elapsed_seconds)
+        return f"time between snapshots: {span} (from {result.elapsed_source})"
+    return (
+        "rate unknown: the inputs carry no capture time (raw dumps); "
+        "pass --elapsed, or capture with 'snapdiff convert --captured-at'"
+    )

@@ -1,0 +1,52 @@
+"""Input formats: one module per format, each with ``sniff(head)`` and ``parse(data, origin)``.
+
+A format is detected by content: :func:`detect` shows each reader the first bytes of the input
+and takes the first that recognises them, in the order of :data:`SOURCES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+
+from snapdiff.errors import InputError
+from snapdiff.model import Snapshot
+from snapdiff.sources import go_debug1, go_text, pyspy_json, pyspy_text
+
+SNIFF_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    name: str
+    description: str
+    sniff: Callable[[bytes], bool]
+    parse: Callable[..., Snapshot]
+
+
+def _from_module(module: ModuleType) -> Source:
+    return Source(module.NAME, module.DESCRIPTION, module.sniff, module.parse)
+
+
+# Order matters: the most specific sniff first. A SIGQUIT dump may hold log lines that look like
+# anything, so the Go full-stack reader, whose header pattern is precise, comes after the JSON
+# readers and the aggregated profile (whose "profile: total" line is unambiguous).
+SOURCES: dict[str, Source] = {
+    s.name: s for s in map(_from_module, (pyspy_json, go_debug1, go_text, pyspy_text))
+}
+
+
+def detect(head: bytes) -> Source | None:
+    for source in SOURCES.values():
+        if source.sniff(head):
+            return source
+    return None
+
+
+def get(name: str) -> Source:
+    try:
+        return SOURCES[name]
+    except KeyError:
+        known = ", ".join(SOURCES)
+        raise InputError(f"unknown source {name!r}; known: {known}") from None
