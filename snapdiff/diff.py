@@ -9,7 +9,8 @@ The verdict (:func:`judge`) in words:
   reused, threads are matched by id and name) and new ones joined them.
 * It is ``churn`` when none of the first snapshot's tasks survived: the tasks come and go, and
   the second capture happened to see more of them.
-* A site absent from the first snapshot is judged by the id clock: Go goroutine ids grow with
+* A site absent from the first snapshot with fewer than three tasks is ``new``: too few to judge.
+  A larger one is judged by the id clock: Go goroutine ids grow with
   every creation, so a site whose tasks were born across the whole interval (old ids still alive)
   is accumulating (``leak``), while one whose tasks were all born just before the capture is a
   ``burst``. Without ids, tasks waiting a minute or more count as long-lived.
@@ -33,8 +34,8 @@ SURVIVAL_FOR_LEAK = 0.5
 # interval between the two captures (by the id clock).
 EARLY_BORN_FOR_LEAK = 0.25
 # Growth with no ids must be at least this large (absolute and relative) to be called suspect.
-GROWTH_WITHOUT_IDS = 5
-GROWTH_WITHOUT_IDS_RATIO = 0.2
+GROWTH_WITHOUT_IDS = 10
+GROWTH_WITHOUT_IDS_RATIO = 0.5
 MIN_NEW_SITE = 3
 
 
@@ -127,7 +128,8 @@ def meta(snapshot: Snapshot, groups: int) -> SnapshotMeta:
 def _states(tasks: Sequence[Task]) -> tuple[tuple[str, int], ...]:
     counts: Counter[str] = Counter()
     for t in tasks:
-        counts[t.state or "?"] += t.count
+        if t.state:
+            counts[t.state] += t.count
     return tuple(counts.most_common())
 
 
@@ -288,8 +290,12 @@ def judge(e: _Evidence) -> tuple[str, bool, str, tuple[str, ...]]:
         reasons.append("most earlier tasks ended: turnover, not accumulation")
         return "turnover", False, "medium", tuple(reasons)
 
+    if e.before == 0 and e.after < MIN_NEW_SITE:
+        reasons.append(f"new since the first snapshot; too few tasks ({e.after}) to judge")
+        return "new", False, "low", tuple(reasons)
+
     if e.before == 0 and e.early_born is not None:
-        if e.after >= MIN_NEW_SITE and e.early_born >= EARLY_BORN_FOR_LEAK:
+        if e.early_born >= EARLY_BORN_FOR_LEAK:
             reasons.append(
                 f"new since the first snapshot; {e.early_born:.0%} of its tasks were born in the "
                 "first half of the interval and are still alive"
@@ -305,7 +311,10 @@ def judge(e: _Evidence) -> tuple[str, bool, str, tuple[str, ...]]:
     big = delta >= GROWTH_WITHOUT_IDS and delta >= GROWTH_WITHOUT_IDS_RATIO * e.before
     if e.leaked and e.leaked >= delta // 2:
         return "leak", True, "high", tuple(reasons)
-    reasons.append("no task ids to match: survivors unknown, churn cannot be ruled out")
+    reasons.append(
+        "no task ids to match: survivors unknown, churn cannot be ruled out"
+        + (" (a full dump, such as Go's debug=2, can confirm)" if big else "")
+    )
     return "growing", big, "low", tuple(reasons)
 
 

@@ -5,7 +5,8 @@
           bootstrap frames) with its name pattern; an asyncio task's ``create_task`` call site
           where the source records it. Falls back to ``entry`` when a task has none.
 ``entry`` the outermost frame's function and file: where the task started running.
-``leaf``  the innermost frame's function and file:line: where the task is blocked now.
+``leaf``  the innermost frame outside Go's runtime package, with its file:line: where the task
+          is blocked now.
 ``stack`` the whole normalised stack (functions and file:line, no arguments or offsets).
 
 Every group says which key it was made with (:attr:`GroupKey.by`), so a report can tell a
@@ -84,6 +85,16 @@ def entry_frame(task: Task) -> Frame | None:
     return task.entry
 
 
+def blocking_frame(task: Task) -> Frame | None:
+    """Where the task waits: the innermost frame outside Go's runtime package (whose
+    ``gopark``/``selectgo`` frames, shown under GOTRACEBACK=system, say nothing about the caller).
+    """
+    for frame in task.frames:
+        if not frame.function.startswith("runtime."):
+            return frame
+    return task.leaf
+
+
 def thread_target(frames: tuple[Frame, ...]) -> Frame | None:
     """The first frame above threading's bootstrap frames (outermost first), if it has them."""
     saw_bootstrap = False
@@ -127,12 +138,12 @@ def key_for(task: Task, by: GroupBy) -> GroupKey:
     if by is GroupBy.ENTRY:
         return _entry_key(task)
     if by is GroupBy.LEAF:
-        leaf = task.leaf
+        leaf = blocking_frame(task)
         if leaf is None:
             return GroupKey("none", task.kind, "")
         return GroupKey("leaf", task.kind, leaf.function, leaf.file, leaf.line)
     stack = task.frames + ((task.created_by,) if task.created_by is not None else ())
-    top = task.leaf
+    top = blocking_frame(task)
     return GroupKey(
         "stack",
         task.kind,

@@ -146,6 +146,18 @@ def _opt_int(value: Any) -> int | None:
     return value
 
 
+def _check_types(tasks: list[Task]) -> None:
+    """One pass over the columns that came as raw JSON values."""
+    for t in tasks:
+        for value in (t.id, t.wait_minutes, t.creator_id):
+            if value is not None and (type(value) is not int):
+                raise TypeError(f"expected an integer or null, got {type(value).__name__}")
+        if type(t.count) is not int or t.count < 1:
+            raise TypeError("task count must be a positive integer")
+        if type(t.name) is not str:
+            raise TypeError("task name must be a string")
+
+
 def decode(doc: Any, origin: str) -> Snapshot:
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise InputError(f"{origin}: not a snapdiff snapshot file")
@@ -166,25 +178,28 @@ def decode(doc: Any, origin: str) -> Snapshot:
     locals_by_task: dict[int, list[tuple[int, str, str]]] = {}
     for n, fi, name, value in doc.get("locals", ()):
         locals_by_task.setdefault(int(n), []).append((int(fi), _str(name), _str(value)))
+    no_locals: tuple[tuple[int, str, str], ...] = ()
     tasks = []
     for n, row in enumerate(doc["tasks"]):
         kind, tid, name, state, wait, stack, created_by, creator, labels, flags, count = row
+        # Positional, in Task's field order: this loop runs once per task.
         tasks.append(
             Task(
-                kind=kinds[kind],
-                frames=stacks[stack],
-                id=_opt_int(tid),
-                name=_str(name) if name is not None else "",
-                state=states[state],
-                wait_minutes=_opt_int(wait),
-                created_by=frames[created_by] if created_by is not None else None,
-                creator_id=_opt_int(creator),
-                labels=labelsets[labels] if labels is not None else (),
-                flags=flagsets[flags] if flags is not None else (),
-                count=int(count),
-                locals=tuple(locals_by_task.get(n, ())),
+                kinds[kind],
+                stacks[stack],
+                tid,
+                name or "",
+                states[state],
+                wait,
+                frames[created_by] if created_by is not None else None,
+                creator,
+                labelsets[labels] if labels is not None else (),
+                flagsets[flags] if flags is not None else (),
+                count,
+                tuple(locals_by_task[n]) if n in locals_by_task else no_locals,
             )
         )
+    _check_types(tasks)
     src = doc["source"]
     source = SourceInfo(
         format=_str(src["format"]),
