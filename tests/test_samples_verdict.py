@@ -45,3 +45,23 @@ def test_python_executor_leak_is_the_only_suspect(pair):
     assert by_fn["watch_config"].verdict == "steady"
     assert not by_fn["short_task"].suspect
     assert by_fn["_worker"].after == 100
+
+
+def test_go_leak_detector_dump_pairs_with_an_earlier_dump():
+    # Go 1.27's goroutineleak?debug=2: every goroutine, the proven leaks marked "(leaked)"
+    # (and, once marked, without their wait minutes).
+    before = load(str(GO_DUMPS / "go1.27" / "t0.debug2.txt"))
+    after = load(str(GO_DUMPS / "go1.27" / "t1.goroutineleak.debug2.txt"))
+    result = diff(before, after)
+    assert [g.key.function for g in result.suspects] == ["main.fetchAll"]
+    leak = result.suspects[0]
+    assert leak.leaked > 0.9 * leak.after
+    assert sum(g.leaked for g in result.groups) == leak.leaked
+
+
+def test_go_sigquit_dump_reads_with_log_lines_and_registers_around_it():
+    snap = load(str(GO_DUMPS / "go1.27" / "sigquit.txt"))
+    assert snap.skipped_lines > 15  # the log lines before and the register dump after
+    assert all(t.id != 0 for t in snap.tasks)
+    sites = {t.created_by.function for t in snap.tasks if t.created_by}
+    assert {"main.fetchAll", "main.startPool", "main.startConfigWatcher"} <= sites
