@@ -20,7 +20,7 @@ from rich.text import Text
 
 from snapdiff import __version__, inputs, sources, store
 from snapdiff.diff import DiffResult, diff, growth_over, show
-from snapdiff.errors import ExitCode, SnapdiffError, UsageError
+from snapdiff.errors import ExitCode, OutputError, SnapdiffError, UsageError
 from snapdiff.group import GroupBy
 from snapdiff.model import Snapshot
 from snapdiff.output import write_bytes
@@ -146,8 +146,8 @@ def _main(
         bool, typer.Option("--traceback", help="Show a traceback on errors (for bug reports).")
     ] = False,
 ) -> None:
-    if traceback:
-        _state["traceback"] = True
+    # Set on every run, not only when asked: the app can run many times in one process (tests).
+    _state["traceback"] = traceback or bool(os.environ.get("SNAPDIFF_TRACEBACK"))
 
 
 def _load(path: str, source: str | None, quiet: bool, *, keep_locals: bool = False) -> Snapshot:
@@ -193,7 +193,7 @@ def _console_for(color: Color, file: io.StringIO | None = None) -> Console:
     if file is not None:
         return Console(file=file, color_system=None, width=120, highlight=False, soft_wrap=False)
     force = {Color.always: True, Color.never: False, Color.auto: None}[color]
-    return Console(
+    return text_render.ReportConsole(
         file=sys.stdout,
         force_terminal=force,
         no_color=color is Color.never or None,
@@ -212,7 +212,12 @@ def _emit(
 ) -> None:
     if fmt is Format.text:
         if output is None or output == "-":
-            render_text(_console_for(color))  # type: ignore[operator]
+            try:
+                render_text(_console_for(color))  # type: ignore[operator]
+            except BrokenPipeError:
+                raise
+            except OSError as exc:  # a full disk behind a redirection, a closed terminal
+                raise OutputError(f"standard output: cannot write: {exc.strerror or exc}") from None
             return
         buf = io.StringIO()
         render_text(_console_for(color, buf))  # type: ignore[operator]
@@ -400,3 +405,7 @@ def formats_cmd(
 
 def main() -> None:
     app(prog_name="snapdiff")
+
+
+# Commands defined in their own modules register themselves on ``app`` when imported.
+from snapdiff import cli_capture  # noqa: E402, F401

@@ -253,6 +253,14 @@ def comparable(before: Snapshot, after: Snapshot) -> tuple[bool, list[str]]:
     return True, notes
 
 
+def _nothing_survived(before: Snapshot, after: Snapshot, at_least: int = 5) -> bool:
+    """A live process keeps some tasks (Go's main goroutine, Python's main thread) for good."""
+    if before.total < at_least or after.total < at_least:
+        return False
+    ids_b = {_identity(t) for t in before.tasks}
+    return not any(_identity(t) in ids_b for t in after.tasks)
+
+
 @dataclass(frozen=True, slots=True)
 class _Evidence:
     before: int
@@ -275,6 +283,9 @@ def judge(e: _Evidence) -> tuple[str, bool, str, tuple[str, ...]]:
         if delta == 0:
             if e.survivors is not None and e.survivors == e.before:
                 reasons.append("the same tasks in both snapshots")
+            elif e.survivors == 0:
+                reasons.append(f"none of the {e.before} earlier tasks is still alive")
+                return "churn", False, "high", tuple(reasons)
             return "steady", False, "high", tuple(reasons)
         return "shrinking", False, "high", tuple(reasons)
 
@@ -311,6 +322,13 @@ def judge(e: _Evidence) -> tuple[str, bool, str, tuple[str, ...]]:
     big = delta >= GROWTH_WITHOUT_IDS and delta >= GROWTH_WITHOUT_IDS_RATIO * e.before
     if e.leaked and e.leaked >= delta // 2:
         return "leak", True, "high", tuple(reasons)
+    if e.survivors is not None:
+        # A new site of tasks whose ids are no clock (threads): nothing says how old they are.
+        reasons.append(
+            "new since the first snapshot; their ids tell nothing of their age, so a leak "
+            "cannot be told from a burst"
+        )
+        return "growing", big, "low", tuple(reasons)
     reasons.append(
         "no task ids to match: survivors unknown, churn cannot be ruled out"
         + (" (a full dump, such as Go's debug=2, can confirm)" if big else "")
@@ -338,6 +356,21 @@ def diff(
                 elapsed_seconds, elapsed_source = None, ""
     ids_ok, notes = comparable(before, after)
     warnings.extend(notes)
+
+    if before.source.format != after.source.format and {
+        before.source.format,
+        after.source.format,
+    } != {"pyspy-json", "pyspy-text"}:
+        warnings.append(
+            f"the snapshots are of different formats ({before.source.format} and "
+            f"{after.source.format}): sites may not match; compare dumps of the same kind"
+        )
+    if ids_ok and _nothing_survived(before, after):
+        ids_ok = False
+        warnings.append(
+            "not one task of the first snapshot is in the second: the process restarted in "
+            "between (or these are two processes); survivors are not counted"
+        )
 
     groups_b = group(before.tasks, by)
     groups_a = group(after.tasks, by)

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from snapdiff.model import ASYNCIO_TASK, THREAD, Frame, Task
+from snapdiff.model import ASYNCIO_TASK, GOROUTINE, THREAD, Frame, Task
 
 
 class GroupBy(StrEnum):
@@ -72,13 +72,17 @@ def name_pattern(name: str) -> str:
 
 
 def is_native(frame: Frame) -> bool:
-    """A C frame in a Python stack (py-spy --native): a library, no line number."""
-    return frame.line == 0 and not frame.file.endswith(".py")
+    """A C frame in a Python stack (py-spy --native): a shared library or a C source file."""
+    return not frame.file.endswith(".py") and not frame.file.startswith("<")
 
 
 def entry_frame(task: Task) -> Frame | None:
-    """The outermost frame; for threads, the outermost Python frame (native ones skipped)."""
+    """The outermost frame; for threads, the thread's target (or the outermost Python frame):
+    every thread starts in threading's bootstrap, which says nothing."""
     if task.kind == THREAD:
+        target = thread_target(task.frames)
+        if target is not None:
+            return target
         for frame in reversed(task.frames):
             if not is_native(frame):
                 return frame
@@ -101,18 +105,31 @@ def thread_target(frames: tuple[Frame, ...]) -> Frame | None:
     for frame in reversed(frames):
         if is_native(frame):
             continue
-        if frame.file.endswith("threading.py") and frame.function in _THREAD_BOOTSTRAP:
-            saw_bootstrap = True
-            continue
+        if frame.file.endswith("threading.py"):
+            if frame.function in _THREAD_BOOTSTRAP:
+                saw_bootstrap = True
+                continue
+            # Still inside threading (a thread caught while starting, before its target runs).
+            return None
         return frame if saw_bootstrap else None
     return None
+
+
+def _file_key(task: Task, path: str) -> str:
+    """Python frames are keyed by file name alone: py-spy's text has only names where its JSON
+    has full paths, and the two must group alike."""
+    if task.kind == GOROUTINE:
+        return path
+    return path.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def _entry_key(task: Task, by: str = "entry") -> GroupKey:
     entry = entry_frame(task)
     if entry is None:
         return GroupKey("none", task.kind, "", name_pattern=_pattern(task))
-    return GroupKey(by, task.kind, entry.function, entry.file, name_pattern=_pattern(task))
+    return GroupKey(
+        by, task.kind, entry.function, _file_key(task, entry.file), name_pattern=_pattern(task)
+    )
 
 
 def _pattern(task: Task) -> str:
@@ -123,12 +140,16 @@ def site_key(task: Task) -> GroupKey:
     if task.created_by is not None and task.created_by.function:
         cb = task.created_by
         if task.kind == ASYNCIO_TASK or task.kind == THREAD:
-            return GroupKey("site", task.kind, cb.function, cb.file, cb.line, _pattern(task))
+            return GroupKey(
+                "site", task.kind, cb.function, _file_key(task, cb.file), cb.line, _pattern(task)
+            )
         return GroupKey("site", task.kind, cb.function, cb.file, cb.line)
     if task.kind == THREAD:
         target = thread_target(task.frames)
         if target is not None:
-            return GroupKey("site", task.kind, target.function, target.file, 0, _pattern(task))
+            return GroupKey(
+                "site", task.kind, target.function, _file_key(task, target.file), 0, _pattern(task)
+            )
     return _entry_key(task)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import zlib
 from dataclasses import replace
@@ -62,7 +61,7 @@ def parse_bytes(
     if not data.strip():
         raise InputError(f"{origin}: empty input: no dump to read")
     head = data[: sources.SNIFF_BYTES]
-    if source is None and store.is_snapshot(head):
+    if source == store.FORMAT or (source is None and store.is_snapshot(head)):
         snap = store.loads(data, origin)
     else:
         reader = sources.get(source) if source else sources.detect(head)
@@ -85,10 +84,7 @@ def parse_bytes(
 def load(path: str, source: str | None = None, *, keep_locals: bool = False) -> Snapshot:
     origin = "<stdin>" if path == "-" else path
     data = read_bytes(path)
-    snap = parse_bytes(data, origin, source, keep_locals=keep_locals)
-    if snap.source.captured_at is None and path != "-":
-        pass  # raw files carry no capture time; file times are not trusted for rates
-    return snap
+    return parse_bytes(data, origin, source, keep_locals=keep_locals)
 
 
 def _describe(head: bytes) -> str:
@@ -100,7 +96,3 @@ def _describe(head: bytes) -> str:
         return "no recognisable first line"
     shown = first if len(first) <= 60 else first[:57] + "..."
     return f"first line {shown!r}"
-
-
-def label(path: str) -> str:
-    return "<stdin>" if path == "-" else os.fspath(path)

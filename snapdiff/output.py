@@ -20,8 +20,13 @@ from snapdiff.errors import OutputError
 def write_bytes(target: str, data: bytes, *, force: bool = False) -> None:
     """Write ``data`` to ``target`` ("-" is standard output)."""
     if target == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        try:
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        except BrokenPipeError:
+            raise  # the reader went away (| head): the CLI ends quietly
+        except OSError as exc:
+            raise OutputError(f"standard output: cannot write: {exc.strerror or exc}") from None
         return
     path = Path(target)
     try:

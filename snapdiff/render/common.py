@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from snapdiff.diff import DiffResult, GroupDiff, SnapshotMeta
+from snapdiff.diff import DiffResult, GroupDiff, GroupSummary, SnapshotMeta
 from snapdiff.model import Frame
 
 MAX_TEXT = 2000
@@ -39,7 +39,7 @@ def kind_plural(kind: str, n: int) -> str:
     return words.get(kind, kind + "s")
 
 
-def snapshot_kind(groups: tuple[GroupDiff, ...]) -> str:
+def snapshot_kind(groups: tuple[GroupDiff, ...] | tuple[GroupSummary, ...]) -> str:
     kinds = {g.key.kind for g in groups}
     return kinds.pop() if len(kinds) == 1 else "task"
 
@@ -60,6 +60,8 @@ def duration(seconds: float | None) -> str:
 def rate(value: float | None) -> str:
     if value is None:
         return "?"
+    if value == 0:
+        return "0"
     if abs(value) >= 10:
         return f"{value:+.0f}"
     return f"{value:+.1f}"
@@ -84,6 +86,16 @@ def states(pairs: tuple[tuple[str, int], ...], limit: int = 3) -> str:
     return ", ".join(shown)
 
 
+def detail(g: GroupDiff | GroupSummary) -> str:
+    """States, the longest wait and Go's leak marks of a group, in words."""
+    text = states(g.states)
+    if g.max_wait_minutes:
+        text += f"; waiting up to {wait(g.max_wait_minutes)}"
+    if g.leaked:
+        text += f"; {g.leaked:,} marked leaked by Go"
+    return text
+
+
 def site_text(g: GroupDiff) -> str:
     """The group's name: its site (or fallback) function and short location."""
     key = g.key
@@ -105,13 +117,6 @@ KEY_WORDS = {
 }
 
 
-def key_note(g: GroupDiff, group_by: str) -> str:
-    """Say when a group's key is a fallback rather than what was asked for."""
-    if g.key.by != group_by and group_by == "site":
-        return "no creation site in the dump: grouped by entry function"
-    return ""
-
-
 def verdict_text(g: GroupDiff) -> str:
     if g.suspect and g.confidence == "low":
         return "SUSPECT (unconfirmed)"
@@ -120,30 +125,39 @@ def verdict_text(g: GroupDiff) -> str:
     return g.verdict
 
 
-def summary_sentence(result: DiffResult) -> str:
+def summary_head(result: DiffResult, arrow: str = "->") -> str:
+    """``36 -> 308 goroutines (+272) in 1m 10s.``: our own words and numbers only."""
     kind = snapshot_kind(result.groups)
-    suspects = result.suspects
     delta = result.after.total - result.before.total
-    span = duration(result.elapsed_seconds)
-    when = f" in {span}" if result.elapsed_seconds is not None else ""
-    head = (
-        f"{result.before.total:,} -> {result.after.total:,} {kind_plural(kind, 2)} "
+    when = f" in {duration(result.elapsed_seconds)}" if result.elapsed_seconds is not None else ""
+    return (
+        f"{result.before.total:,} {arrow} {result.after.total:,} {kind_plural(kind, 2)} "
         f"({signed(delta)}){when}."
     )
-    if not suspects:
-        return head + " No site looks like a leak."
+
+
+def suspect_growth(result: DiffResult) -> str:
+    """`` grew by 261, +224/min`` and how many other suspects: the tail of the summary."""
+    suspects = result.suspects
     top = suspects[0]
     per_min = f", {rate(top.rate_per_minute)}/min" if top.rate_per_minute is not None else ""
     more = f" and {len(suspects) - 1} more suspect site(s)" if len(suspects) > 1 else ""
-    return f"{head} Suspect: {site_text(top)} grew by {top.delta:,}{per_min}{more}."
+    return f" grew by {top.delta:,}{per_min}{more}."
 
 
-def describe_input(meta: SnapshotMeta) -> str:
+def summary_sentence(result: DiffResult, arrow: str = "->") -> str:
+    head = summary_head(result, arrow)
+    if not result.suspects:
+        return head + " No site looks like a leak."
+    return f"{head} Suspect: {site_text(result.suspects[0])}{suspect_growth(result)}"
+
+
+def describe_input(meta: SnapshotMeta, kind: str = "task") -> str:
     src = meta.source
     parts = [clean(src.format, 80)]
     if src.detail:
         parts.append(clean(src.detail, 120))
-    parts.append(f"{meta.total:,} tasks")
+    parts.append(f"{meta.total:,} {kind_plural(kind, meta.total)}")
     if src.captured_at:
         parts.append(f"captured {clean(src.captured_at, 40)}")
     else:

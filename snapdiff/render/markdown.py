@@ -1,43 +1,85 @@
 """Markdown for incident tickets (GitHub, GitLab; plain enough for others).
 
-Everything from a dump is escaped: table cells get backslash escapes for Markdown punctuation
-and entities for ``<``, ``>`` and ``&``; stacks sit in code fences longer than any run of
-backticks inside them; ``<summary>`` text is HTML-escaped. No raw HTML from a dump gets through.
+Everything from a dump is treated as hostile, and escaped only as much as it needs to be so the
+report still reads well:
+
+* prose and table cells (:func:`text`): backslash escapes for the Markdown punctuation that can
+  start emphasis, code, links, tables or strikethrough; entities for ``<``, ``>`` and ``&`` so no
+  HTML gets through; ``http://``, ``www.`` and ``@`` broken up so nothing becomes an autolink;
+* names (:func:`code`): inline code spans delimited by more backticks than any run inside, with
+  ``|`` escaped in tables;
+* stacks (:func:`fence`): code fences longer than any run of backticks inside them;
+* ``<summary>`` text (:func:`html`): HTML-escaped, as it sits in an HTML block.
+
+Text from a dump never starts a line, and dump text cannot contain a newline (:func:`clean`
+makes control characters visible), so it cannot open a heading, list, quote or fence.
 """
 
 from __future__ import annotations
 
 import re
 
-from snapdiff.diff import DiffResult, GroupDiff, GroupSummary, ShowResult
+from snapdiff.diff import DiffResult, GroupDiff, GroupSummary, ShowResult, SnapshotMeta
 from snapdiff.model import Frame
 from snapdiff.render import common
 from snapdiff.render.common import clean
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
 STACK_FRAMES = 40
 SUSPECT_STACKS = 10
+SHOW_STACKS = 3
+
+_SPECIAL = re.compile(r"[\\`*_\[\]|~<>&@]|(?<=[Ww]{3})\.|(?<=[A-Za-z]):(?=//)")
+_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+_LINE_START = re.compile(r"^(\d*)([#+=.)-])")
+_BACKTICKS = re.compile(r"`+")
+_HTML_CHARS = re.compile(r"[<>&]")
+_HTML_SPECIAL = re.compile(r"[&<>\"'\[\]@]|(?<=[Ww]{3})\.|(?<=[A-Za-z]):(?=//)")
 
 
-def cell(text: str) -> str:
-    """Untrusted text for a table cell or a line of prose."""
-    text = clean(text, 500)
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MD_SPECIAL.sub(r"\\\1", text)
+def _escape(match: re.Match[str]) -> str:
+    ch = match.group(0)
+    return _ENTITIES.get(ch) or "\\" + ch
 
 
-def html(text: str) -> str:
-    return (
-        clean(text, 300)
-        .replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace('"', "&quot;")
-    )
+def text(value: str, limit: int = 500) -> str:
+    """Untrusted text for prose or a table cell: shown as it is, never interpreted."""
+    out = _SPECIAL.sub(_escape, clean(value, limit))
+    # Harmless mid-line; at the start of a list item it would open a heading or a nested list.
+    return _LINE_START.sub(r"\1\\\2", out)
+
+
+def code(value: str, limit: int = 300, *, table: bool = True) -> str:
+    """Untrusted text as an inline code span (inside a table cell unless ``table=False``).
+
+    Text with ``<``, ``>`` or ``&`` (Python's ``<module>``, or HTML) is escaped prose instead:
+    a code span cannot hold entities, and no tag from a dump appears raw outside a fence.
+    """
+    body = clean(value, limit)
+    if not body:
+        return ""
+    if _HTML_CHARS.search(body):
+        return text(value, limit)
+    longest = max((len(m) for m in _BACKTICKS.findall(body)), default=0)
+    ticks = "`" * (longest + 1)
+    if body.startswith("`") or body.endswith("`") or (body[0] == body[-1] == " "):
+        body = f" {body} "
+    if table:
+        # GFM splits table rows at every "|" not preceded by a backslash, even in code spans.
+        body = body.replace("|", "\\|")
+    return f"{ticks}{body}{ticks}"
+
+
+def html(value: str, limit: int = 300) -> str:
+    """Untrusted text inside an HTML block (``<summary>``): all of it character references.
+
+    Markdown is not read inside an HTML block, but renderers differ: with brackets, ``@`` and
+    URL starts as references too, nothing in it can become a tag, a link or an autolink.
+    """
+    return _HTML_SPECIAL.sub(lambda m: f"&#{ord(m.group(0))};", clean(value, limit))
 
 
 def fence(body: str) -> str:
-    longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
+    longest = max((len(m) for m in _BACKTICKS.findall(body)), default=0)
     ticks = "`" * max(3, longest + 1)
     return f"{ticks}text\n{body}\n{ticks}"
 
@@ -54,97 +96,152 @@ def stack_text(frames: tuple[Frame, ...], created_by: Frame | None = None) -> st
         lines.append("created by " + clean(created_by.function, 500))
         if created_by.file:
             lines.append("    " + clean(created_by.location(), 500))
-    return "\n".join(lines)
+    return "\n".join(lines) if lines else "(no frames)"
 
 
 def _site_frame(g: GroupDiff | GroupSummary) -> Frame | None:
     return g.site if g.site is not None and g.key.kind == "goroutine" else None
 
 
-def _group_name(g: GroupDiff | GroupSummary) -> str:
+def _group_name(g: GroupDiff | GroupSummary, *, prose: bool = False) -> str:
+    """A group's name for a table cell, or (``prose``) for a sentence."""
     key = g.key
-    name = f"`{_code(key.function)}`" if key.function else "(no stack)"
+    name = code(key.function, table=not prose) if key.function else "(no stack)"
     loc = Frame(key.function, key.file, key.line).short_location()
+    pattern = code(key.name_pattern, 100, table=not prose) if key.name_pattern else ""
+    fallback = key.by == "entry" and g.site is None
+    if prose:
+        extra = [text(loc)] if loc else []
+        if pattern:
+            extra.append(f"{common.kind_plural(key.kind, 2)} named {pattern}")
+        if fallback:
+            extra.append("entry function")
+        return name + (f" ({', '.join(extra)})" if extra else "")
     if loc:
-        name += f" {cell(loc)}"
-    if key.name_pattern:
-        name += f" `{_code(key.name_pattern)}`"
-    if key.by == "entry" and g.site is None:
+        name += f" {text(loc)}"
+    if pattern:
+        name += f" {pattern}"
+    if fallback:
         name += " (entry)"
     return name
 
 
-def _code(text: str) -> str:
-    """Text for an inline code span: no backticks, no pipes (they end table cells)."""
-    return clean(text, 300).replace("`", "'").replace("|", "\\|")
+def _states(g: GroupDiff | GroupSummary) -> str:
+    words = common.states(g.states)
+    if g.leaked:
+        words += f"; {g.leaked:,} marked leaked by Go"
+    return text(words)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def _key_words(group_by: str) -> str:
+    return common.KEY_WORDS.get(group_by, group_by)
+
+
+def _origin(meta: SnapshotMeta) -> str:
+    return code(_name(meta.source.origin), 200, table=False)
+
+
+def _details(g: GroupDiff | GroupSummary, count: int, *, stuck: bool) -> list[str]:
+    state = g.states[0][0] if g.states else "?"
+    tasks = common.kind_plural(g.key.kind, count)
+    name = g.key.function or "(no stack)"
+    if stuck:
+        summary = f"{name}: where its {count:,} {tasks} are stuck ({state})"
+    else:
+        summary = f"{name}: {count:,} {tasks}, mostly in {state}"
+    out = [f"<details><summary>{html(summary, 400)}</summary>", ""]
+    reasons = getattr(g, "reasons", ())
+    if reasons:
+        out += ["Why: " + text("; ".join(reasons)) + ".", ""]
+    if g.labels:
+        shown = ", ".join(code(f"{k}={v}", 300, table=False) for k, v in g.labels)
+        out += ["Labels: " + shown, ""]
+    if g.example_ids and g.key.kind == "goroutine":
+        ids = ", ".join(str(i) for i in g.example_ids)
+        out += [f"Example ids: {ids}", ""]
+    out += [fence(stack_text(g.stack, _site_frame(g))), "", "</details>", ""]
+    return out
 
 
 def render_diff(result: DiffResult) -> str:
     kind = common.snapshot_kind(result.groups)
-    out: list[str] = []
     suspects = result.suspects
-    title = f"{len(suspects)} suspect site(s)" if suspects else "no suspect site"
-    out.append(f"### snapdiff: {title}")
-    out.append("")
-    out.append(cell(common.summary_sentence(result)))
-    out.append("")
+    rates = result.elapsed_seconds is not None
+    survivors = result.ids_comparable
+    title = _plural(len(suspects), "suspect site") if suspects else "no suspect site"
+    out = [f"### snapdiff: {title}", ""]
+
+    summary = common.summary_head(result, "→")
+    if suspects:
+        top = suspects[0]
+        summary += f" Suspect: {_group_name(top, prose=True)}{text(common.suspect_growth(result))}"
+    else:
+        summary += " No site looks like a leak."
+    out += [summary, ""]
     if result.before.truncated or result.after.truncated:
         out.append(
             "> **Warning:** a snapshot is truncated; "
             "counts for the tasks after the cut are missing."
         )
         out.append("")
-    out.append(
-        f"| Verdict | {common.KEY_WORDS.get(result.group_by, result.group_by).capitalize()} "
-        "| Before | After | Δ | Per min | Survivors | States (after) | Longest wait |"
-    )
-    out.append("|---|---|--:|--:|--:|--:|--:|---|--:|")
+
+    head = ["Verdict", _key_words(result.group_by).capitalize(), "Before", "After", "Δ"]
+    align = ["---", "---", "--:", "--:", "--:"]
+    if rates:
+        head.append("Per min")
+        align.append("--:")
+    if survivors:
+        head.append("Survivors")
+        align.append("--:")
+    head += ["States (after)", "Longest wait"]
+    align += ["---", "--:"]
+    out.append("| " + " | ".join(head) + " |")
+    out.append("|" + "|".join(align) + "|")
     for g in result.groups:
-        survivors = f"{g.survivors:,}" if g.survivors is not None else "?"
-        out.append(
-            f"| {cell(common.verdict_text(g))} | {_group_name(g)} | {g.before:,} | {g.after:,} "
-            f"| {common.signed(g.delta)} | {common.rate(g.rate_per_minute)} | {survivors} "
-            f"| {cell(common.states(g.states))} | {common.wait(g.max_wait_minutes)} |"
-        )
+        verdict = text(common.verdict_text(g))
+        row = [
+            f"**{verdict}**" if g.suspect else verdict,
+            _group_name(g),
+            f"{g.before:,}",
+            f"{g.after:,}",
+            common.signed(g.delta),
+        ]
+        if rates:
+            row.append(common.rate(g.rate_per_minute))
+        if survivors:
+            row.append(f"{g.survivors:,}" if g.survivors is not None else "?")
+        row += [_states(g), common.wait(g.max_wait_minutes)]
+        out.append("| " + " | ".join(row) + " |")
     out.append("")
+
     for g in suspects[:SUSPECT_STACKS]:
-        stuck = g.states[0][0] if g.states else "?"
-        summary = (
-            f"{g.key.function or '(no stack)'}: where its {g.after:,} "
-            f"{common.kind_plural(g.key.kind, g.after)} are stuck ({stuck})"
-        )
-        out.append(f"<details><summary>{html(summary)}</summary>")
-        out.append("")
-        if g.reasons:
-            out.append("Why: " + cell("; ".join(g.reasons)) + ".")
-            out.append("")
-        if g.labels:
-            out.append("Labels: " + ", ".join(f"`{_code(k)}={_code(v)}`" for k, v in g.labels))
-            out.append("")
-        out.append(fence(stack_text(g.stack, _site_frame(g))))
-        out.append("")
-        out.append("</details>")
-        out.append("")
-    out.append(
-        f"Compared **{cell(_name(result.before.source.origin))}** "
-        f"({cell(common.describe_input(result.before))}) with "
-        f"**{cell(_name(result.after.source.origin))}** "
-        f"({cell(common.describe_input(result.after))}); "
-        f"grouped by {common.KEY_WORDS.get(result.group_by, result.group_by)}; "
-        f"{cell(common.rate_note(result))}."
-    )
-    if not result.ids_comparable:
-        out.append("")
+        out += _details(g, g.after, stuck=True)
+    if len(suspects) > SUSPECT_STACKS:
+        out += [f"Stacks of {len(suspects) - SUSPECT_STACKS} more suspect sites left out.", ""]
+
+    out.append(f"Compared, grouped by {_key_words(result.group_by)}:")
+    out.append("")
+    out.append(f"- before: {_origin(result.before)}: {text(_describe(result.before, kind))}")
+    out.append(f"- after: {_origin(result.after)}: {text(_describe(result.after, kind))}")
+    out.append(f"- {text(common.rate_note(result))}")
+    if not survivors:
         out.append(
-            f"Survivors unknown: the {common.kind_plural(kind, 2)} could not be matched by id "
-            "between the snapshots."
+            f"- survivors unknown: the {common.kind_plural(kind, 2)} could not be matched by id "
+            "between the snapshots"
         )
     notes = [*result.warnings, *result.before.warnings, *result.after.warnings]
     if notes:
-        out.append("")
-        out.append("Notes:")
-        out.extend(f"- {cell(n)}" for n in notes)
+        out += ["", "Notes:", ""]
+        out.extend(f"- {text(n)}" for n in notes)
     return "\n".join(out) + "\n"
+
+
+def _describe(meta: SnapshotMeta, kind: str) -> str:
+    return common.describe_input(meta, kind)
 
 
 def _name(origin: str) -> str:
@@ -153,24 +250,27 @@ def _name(origin: str) -> str:
 
 def render_show(result: ShowResult) -> str:
     snap = result.snapshot
-    out = [f"### snapdiff: {snap.total:,} tasks in {cell(_name(snap.source.origin))}", ""]
+    kind = common.snapshot_kind(result.groups)
+    things = common.kind_plural(kind, snap.total)
+    groups = _plural(len(result.groups), "group")
+    out = [f"### snapdiff: {snap.total:,} {things} in {groups}", ""]
     if snap.truncated:
         out.append("> **Warning:** the snapshot is truncated; tasks after the cut are missing.")
         out.append("")
-    out.append(
-        f"| {common.KEY_WORDS.get(result.group_by, result.group_by).capitalize()} | Count "
-        "| States | Longest wait |"
-    )
+    out.append(f"| {_key_words(result.group_by).capitalize()} | Count | States | Longest wait |")
     out.append("|---|--:|---|--:|")
     for g in result.groups:
         out.append(
-            f"| {_group_name(g)} | {g.count:,} | {cell(common.states(g.states))} "
-            f"| {common.wait(g.max_wait_minutes)} |"
+            f"| {_group_name(g)} | {g.count:,} | {_states(g)} | {common.wait(g.max_wait_minutes)} |"
         )
     out.append("")
-    out.append(f"Read {cell(common.describe_input(snap))}.")
+    for g in result.groups[:SHOW_STACKS]:
+        out += _details(g, g.count, stuck=False)
+    out.append(
+        f"Read {_origin(snap)}: {text(_describe(snap, kind))}; "
+        f"grouped by {_key_words(result.group_by)}."
+    )
     if snap.warnings:
-        out.append("")
-        out.append("Notes:")
-        out.extend(f"- {cell(n)}" for n in snap.warnings)
+        out += ["", "Notes:", ""]
+        out.extend(f"- {text(n)}" for n in snap.warnings)
     return "\n".join(out) + "\n"

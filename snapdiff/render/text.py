@@ -1,10 +1,19 @@
-"""A terminal report with rich. Dump text goes into ``Text`` objects, never into markup."""
+"""A terminal report with rich. Dump text goes into ``Text`` objects, never into markup.
+
+The report fits the console's width (80 columns when piped): names and paths that do not fit
+fold at ``/``, ``.`` and similar boundaries onto indented continuation lines, so nothing is cut.
+Lines carry no trailing spaces, so a report saved to a file or pasted stays clean.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 from rich import box
-from rich.console import Console, Group, RenderableType
-from rich.padding import Padding
+from rich.cells import cell_len, get_character_cell_size
+from rich.console import Console, ConsoleOptions, RenderableType
+from rich.measure import Measurement
+from rich.segment import Segment, Segments
 from rich.table import Table
 from rich.text import Text
 
@@ -15,24 +24,139 @@ from snapdiff.render.common import clean
 
 STACK_FRAMES = 12
 SUSPECT_STACKS = 5
+# The narrowest a folding column gets before rich squeezes it further.
+MIN_FOLD_WIDTH = 16
+
+# Where a long line may fold, best first: after a space, after a path separator, then after
+# (or before) punctuation that separates the parts of a name. Never inside ``file:line``.
+_BREAKS = (frozenset(" "), frozenset("/\\"), frozenset(".,;)]>-_"))
+_BREAK_BEFORE = frozenset("([<")
 
 
-def _site(g: GroupDiff | GroupSummary) -> Text:
+def fold(line: str, width: int, hang: int = 2) -> list[str]:
+    """``line`` cut into pieces of at most ``width`` cells, at a space or a name boundary.
+
+    Continuation pieces are indented ``hang`` cells past the line's own indent.
+    """
+    if width <= 0 or cell_len(line) <= width:
+        return [line]
+    indent = len(line) - len(line.lstrip(" ")) + hang
+    cont = " " * indent if indent < width // 2 else ""
+    pieces: list[str] = []
+    rest, prefix = line, ""
+    while True:
+        room = width - cell_len(prefix)
+        if cell_len(rest) <= room:
+            pieces.append(prefix + rest)
+            return pieces
+        # The longest prefix of rest that fits in room (at least one character).
+        used, limit = 0, 0
+        for ch in rest:
+            size = get_character_cell_size(ch)
+            if used + size > room:
+                break
+            used += size
+            limit += 1
+        limit = max(limit, 1)
+        cut = _best_cut(rest, limit)
+        piece, rest = rest[:cut].rstrip(" "), rest[cut:].lstrip(" ")
+        pieces.append(prefix + piece)
+        prefix = cont
+        if not rest:
+            return pieces
+
+
+def _best_cut(text: str, limit: int) -> int:
+    """Where to cut ``text`` within its first ``limit`` characters (see ``_BREAKS``)."""
+    for n, chars in enumerate(_BREAKS):
+        floor = max(1, limit // 3 if n < 2 else limit // 2)
+        for i in range(limit, floor - 1, -1):
+            if text[i - 1] in chars:
+                return i
+    for i in range(limit, max(1, limit // 2) - 1, -1):
+        if i < len(text) and text[i] in _BREAK_BEFORE:
+            return i
+    return limit
+
+
+class Folded:
+    """Styled lines that fold at name boundaries to fit whatever width they are given."""
+
+    def __init__(
+        self, lines: Iterable[tuple[str, str]], min_width: int = MIN_FOLD_WIDTH, hang: int = 2
+    ) -> None:
+        self.lines = [(line, style) for line, style in lines]
+        self.min_width = min_width
+        self.hang = hang
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        longest = max((cell_len(line) for line, _ in self.lines), default=1)
+        return Measurement(min(self.min_width, longest), longest).clamp(max_width=options.max_width)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Text]:
+        text = Text(no_wrap=True, overflow="fold", end="")
+        for i, (line, style) in enumerate(self.lines):
+            for j, piece in enumerate(fold(line, options.max_width, self.hang)):
+                if i or j:
+                    text.append("\n")
+                text.append(piece, style=style)
+        yield text
+
+
+class ReportConsole(Console):
+    """A console for the report on standard output.
+
+    rich answers a closed pipe (``snapdiff show ... | head -1``) with ``SystemExit(1)``; here it
+    reaches the caller as :class:`BrokenPipeError`, which the CLI treats as the reader being done.
+    """
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def _print(console: Console, renderable: RenderableType = "") -> None:
+    """Print without the trailing spaces rich pads table cells and lines with."""
+    if isinstance(renderable, str):
+        renderable = Text(renderable)
+    lines = console.render_lines(renderable, console.options, pad=False, new_lines=False)
+    segments: list[Segment] = []
+    for line in lines:
+        segments.extend(_rstrip(line))
+        segments.append(Segment.line())
+    if not lines:
+        segments.append(Segment.line())
+    console.print(Segments(segments), end="")
+
+
+def _rstrip(line: list[Segment]) -> list[Segment]:
+    out = list(line)
+    while out:
+        seg = out[-1]
+        if seg.control:
+            break
+        stripped = seg.text.rstrip(" ")
+        if stripped:
+            out[-1] = Segment(stripped, seg.style, seg.control)
+            break
+        out.pop()
+    return out
+
+
+def _site(g: GroupDiff | GroupSummary) -> Folded:
     key = g.key
-    text = Text(clean(key.function, 300) or "(no stack)", style="bold")
+    name = clean(key.function, 300) or "(no stack)"
+    lines = [(name, "bold")]
     if key.name_pattern:
-        text.append(f" [{clean(key.name_pattern, 100)}]", style="cyan")
+        lines.append((f"named {clean(key.name_pattern, 100)}", "cyan"))
     loc = Frame(key.function, key.file, key.line).short_location()
-    if loc:
-        text.append("\n" + clean(loc, 300), style="dim")
-    detail = common.states(g.states)
-    if g.max_wait_minutes:
-        detail += f"; waiting up to {common.wait(g.max_wait_minutes)}"
-    if g.leaked:
-        detail += f"; {g.leaked:,} marked leaked by Go"
+    fallback = " (entry function)" if key.by == "entry" and g.site is None else ""
+    if loc or fallback:
+        lines.append((clean(loc, 300) + fallback if loc else fallback.strip(), "dim"))
+    detail = common.detail(g)
     if detail:
-        text.append("\n" + detail, style="italic")
-    return text
+        lines.append((detail, "italic"))
+    return Folded(lines)
 
 
 def _verdict(g: GroupDiff) -> Text:
@@ -41,39 +165,50 @@ def _verdict(g: GroupDiff) -> Text:
     return Text(word, style=style)
 
 
-def _stack(g: GroupDiff) -> Text:
-    text = Text()
+def _stack(g: GroupDiff | GroupSummary, indent: str = "  ") -> Folded:
+    lines: list[tuple[str, str]] = []
     for f in g.stack[:STACK_FRAMES]:
-        text.append(clean(f.function, 300))
+        lines.append((indent + clean(f.function, 300), ""))
         if f.file:
-            text.append("\n    " + clean(f.location(), 300), style="dim")
-        text.append("\n")
+            lines.append((indent + "    " + clean(f.location(), 300), "dim"))
     if len(g.stack) > STACK_FRAMES:
-        text.append(f"... {len(g.stack) - STACK_FRAMES} more frames\n", style="dim")
+        lines.append((f"{indent}... {len(g.stack) - STACK_FRAMES} more frames", "dim"))
     if g.site is not None and g.key.kind == "goroutine":
-        text.append("created by " + clean(g.site.function, 300))
+        lines.append((indent + "created by " + clean(g.site.function, 300), ""))
         if g.site.file:
-            text.append("\n    " + clean(g.site.location(), 300), style="dim")
-    text.rstrip()
-    return text if text.plain else Text("(no frames)")
+            lines.append((indent + "    " + clean(g.site.location(), 300), "dim"))
+    return Folded(lines or [(indent + "(no frames)", "dim")])
+
+
+def _table() -> Table:
+    return Table(
+        box=box.SIMPLE_HEAD,
+        header_style="bold",
+        pad_edge=False,
+        show_edge=False,
+        collapse_padding=True,
+        expand=False,
+    )
 
 
 def render_diff(result: DiffResult, console: Console, *, stacks: int = SUSPECT_STACKS) -> None:
-    console.print(Text(common.summary_sentence(result), style="bold"))
+    kind = common.snapshot_kind(result.groups)
+    _print(console, Folded([(common.summary_sentence(result), "bold")], 1, hang=0))
     if result.before.truncated or result.after.truncated:
-        console.print(
+        _print(
+            console,
             Text(
                 "warning: a snapshot is truncated; tasks after the cut are missing",
                 style="bold yellow",
-            )
+            ),
         )
+    _print(console)
     rates = result.elapsed_seconds is not None
-    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, expand=False)
-    table.add_column("verdict", no_wrap=True)
+    table = _table()
+    table.add_column("verdict", min_width=7)
     table.add_column(
         common.KEY_WORDS.get(result.group_by, result.group_by),
-        overflow="fold",
-        min_width=20,
+        min_width=MIN_FOLD_WIDTH,
         ratio=1,
     )
     table.add_column("before", justify="right", no_wrap=True)
@@ -84,7 +219,7 @@ def render_diff(result: DiffResult, console: Console, *, stacks: int = SUSPECT_S
     if result.ids_comparable:
         table.add_column("surv.", justify="right", no_wrap=True)
     for g in result.groups:
-        row: list[str | Text] = [
+        row: list[RenderableType] = [
             _verdict(g),
             _site(g),
             f"{g.before:,}",
@@ -96,56 +231,79 @@ def render_diff(result: DiffResult, console: Console, *, stacks: int = SUSPECT_S
         if result.ids_comparable:
             row.append(f"{g.survivors:,}" if g.survivors is not None else "?")
         table.add_row(*row)
-    console.print(table)
+    _print(console, table)
     for g in result.suspects[:stacks]:
         stuck = clean(g.states[0][0], 60) if g.states else "?"
-        head = Text.assemble(
-            ("suspect ", "bold red"),
-            (clean(g.key.function, 300) or "(no stack)", "bold"),
-            f": {g.after:,} {common.kind_plural(g.key.kind, g.after)}, mostly in {stuck}",
+        _print(console)
+        _print(
+            console,
+            Folded(
+                [
+                    (
+                        f"suspect {clean(g.key.function, 300) or '(no stack)'}: "
+                        f"{g.after:,} {common.kind_plural(g.key.kind, g.after)}, "
+                        f"mostly in {stuck}",
+                        "bold",
+                    )
+                ],
+                1,
+            ),
         )
-        body: list[RenderableType] = [head]
+        lines: list[tuple[str, str]] = []
         if g.reasons:
-            body.append(Text("why: " + "; ".join(clean(r, 300) for r in g.reasons), style="dim"))
+            lines.append(("why: " + "; ".join(clean(r, 300) for r in g.reasons), "dim"))
         if g.labels:
-            body.append(
-                Text(
-                    "labels: " + ", ".join(f"{clean(k, 100)}={clean(v, 200)}" for k, v in g.labels)
-                )
-            )
-        body.append(Padding(_stack(g), (0, 0, 0, 2)))
-        console.print()
-        console.print(Group(*body))
-    console.print()
-    console.print(Text("before: ", style="bold") + Text(_input_line(result.before)))
-    console.print(Text("after:  ", style="bold") + Text(_input_line(result.after)))
-    console.print(Text(common.rate_note(result), style="dim"))
+            labels = ", ".join(f"{clean(k, 100)}={clean(v, 200)}" for k, v in g.labels)
+            lines.append(("labels: " + labels, ""))
+        if g.example_ids and g.key.kind == "goroutine":
+            lines.append(("example ids: " + ", ".join(str(i) for i in g.example_ids), "dim"))
+        if lines:
+            _print(console, Folded(lines, 1))
+        _print(console, _stack(g))
+    if len(result.suspects) > stacks:
+        _print(console, Text(f"(stacks of {len(result.suspects) - stacks} more suspects left out)"))
+    _print(console)
+    _print(console, Folded([("before: " + _input_line(result.before, kind), "")], 1, hang=8))
+    _print(console, Folded([("after:  " + _input_line(result.after, kind), "")], 1, hang=8))
+    _print(console, Folded([(common.rate_note(result), "dim")], 1, hang=0))
     for note in [*result.warnings, *result.before.warnings, *result.after.warnings]:
-        console.print(Text("note: " + clean(note, 500), style="yellow"))
+        _print(console, Folded([("note: " + clean(note, 500), "yellow")], 1, hang=6))
 
 
-def _input_line(meta: SnapshotMeta) -> str:
-    return f"{clean(meta.source.origin, 300)} ({common.describe_input(meta)})"
+def _input_line(meta: SnapshotMeta, kind: str) -> str:
+    return f"{clean(meta.source.origin, 300)} ({common.describe_input(meta, kind)})"
 
 
 def render_show(result: ShowResult, console: Console) -> None:
     snap = result.snapshot
-    console.print(
-        Text(f"{snap.total:,} tasks in {len(result.groups):,} groups", style="bold")
-        + Text(f"  {clean(snap.source.origin, 300)} ({common.describe_input(snap)})")
+    kind = common.snapshot_kind(result.groups)
+    groups = len(result.groups)
+    _print(
+        console,
+        Folded(
+            [
+                (
+                    f"{snap.total:,} {common.kind_plural(kind, snap.total)} in {groups:,} "
+                    f"group{'' if groups == 1 else 's'}",
+                    "bold",
+                ),
+                (_input_line(snap, kind), ""),
+            ],
+            1,
+        ),
     )
     if snap.truncated:
-        console.print(Text("warning: the snapshot is truncated", style="bold yellow"))
-    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+        _print(console, Text("warning: the snapshot is truncated", style="bold yellow"))
+    _print(console)
+    table = _table()
     table.add_column(
         common.KEY_WORDS.get(result.group_by, result.group_by) + " / states",
-        overflow="fold",
-        min_width=20,
+        min_width=MIN_FOLD_WIDTH,
         ratio=1,
     )
     table.add_column("count", justify="right", no_wrap=True)
     for g in result.groups:
         table.add_row(_site(g), f"{g.count:,}")
-    console.print(table)
+    _print(console, table)
     for note in snap.warnings:
-        console.print(Text("note: " + clean(note, 500), style="yellow"))
+        _print(console, Folded([("note: " + clean(note, 500), "yellow")], 1, hang=6))

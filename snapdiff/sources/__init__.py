@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 
-from snapdiff.errors import InputError
+from snapdiff.errors import UsageError
 from snapdiff.model import Snapshot
 from snapdiff.sources import go_debug1, go_text, pyspy_json, pyspy_text
 
@@ -49,4 +49,4 @@ def get(name: str) -> Source:
         return SOURCES[name]
     except KeyError:
         known = ", ".join(SOURCES)
-        raise InputError(f"unknown source {name!r}; known: {known}") from None
+        raise UsageError(f"unknown source {name!r}; known: {known}") from None

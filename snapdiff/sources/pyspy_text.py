@@ -3,7 +3,7 @@
 ::
 
     Process 17115: /usr/bin/python3.11 service.py          -> pid, command line
-    Python v3.11.7 (/usr/bin/python3.11)                    -> producer version
+    Python v3.11.7 (/usr/bin/python3.11)                    -> the target's Python version
     (blank)
     Thread 17118 (idle): "pool-0"                           -> a thread: id, state, name
         Condition.wait (threading.py:327)                   -> a frame, innermost first
@@ -14,30 +14,83 @@
         clock_nanosleep (libc.so.6)                         -> with --native: no line number
         0x7f73bf64524a (libc.so.6)
 
-States are ``idle``, ``active`` and ``active+gil``. The text carries only file names, not paths.
-With ``--subprocesses`` several ``Process`` sections follow one another.
+The reader is a line state machine:
+
+OUTSIDE  before the first thread: ``Process 17115: ...`` (pid), ``Python v3.11.7 (...)``
+         (version), ``Parent Process 17000: ...`` and a line of dashes (``--subprocesses``);
+         anything else is a skipped line (log lines around the dump). A header -> THREAD.
+THREAD   ``Thread 17118 (idle): "pool-0"``: the id is the OS thread id, or the pthread id in hex
+         (``Thread 0x7F3A2B4C5700 (active+gil)``) when py-spy has none (``--nonblocking`` on
+         Python 3.9 and 3.10; a warning says such ids do not match OS ids); a thread without a
+         Python name has no ``: "..."`` part. States are ``idle``, ``active`` and
+         ``active+gil``. The name is printed raw between quotes, so it may hold quotes, ANSI
+         escapes, NULs, and newlines: a header whose quote does not close takes the next lines
+         as the rest of the name (-> NAME). Then frame lines -> FRAME.
+NAME     the rest of a name that holds a newline, until a line ending in ``"`` (at most
+         :data:`_NAME_LINES` lines; a frame line or a header ends it early) -> THREAD.
+FRAME    ``    Queue.get (queue.py:171)``, ``    time_sleep (libpython3.12.so.1.0)`` (native:
+         no line); ``        Arguments:`` / ``        Locals:`` (older py-spy printed
+         ``Arguments::``) -> LOCALS. A header -> THREAD; ``Process ...`` -> OUTSIDE.
+LOCALS   ``            name: repr``, one a line (py-spy escapes newlines in string values), kept
+         only when the caller asks (they can hold secrets); never anything else is made of
+         them. A frame line -> FRAME.
+
+Quirks kept: the text carries only short file names, not paths. When py-spy writes to a
+terminal (``kubectl exec -t``, ``script``), ids, frames and the ``Arguments:`` markers are
+coloured with ANSI escapes and lines end in CRLF; both are read (a thread name's own escapes
+are kept: py-spy never colours the name). With ``--subprocesses`` several ``Process`` sections
+follow one another. A dump that ends in the middle of a line is truncated: its last thread is
+flagged partial.
 """
 
 from __future__ import annotations
 
 import re
 
-from snapdiff.model import FLAG_ACTIVE, FLAG_OWNS_GIL, THREAD, Frame, Snapshot, SourceInfo, Task
+from snapdiff.model import (
+    FLAG_ACTIVE,
+    FLAG_OWNS_GIL,
+    FLAG_PARTIAL,
+    THREAD,
+    Frame,
+    Snapshot,
+    SourceInfo,
+    Task,
+)
 
 NAME = "pyspy-text"
 DESCRIPTION = "py-spy dump text output: Python threads, with or without --locals and --native"
 
-_SNIFF = re.compile(rb'^Thread (?:0x[0-9A-Fa-f]+|\d+) \([^)\n]*\): "', re.M)
-_PROCESS = re.compile(rb"^Process (\d+): ", re.M)
-_THREAD = re.compile(r'Thread (0x[0-9A-Fa-f]+|\d+) \(([^)]*)\)(?:: "(.*)")?\s*$')
-_FRAME = re.compile(r"    (\S.*?) \((.*?)(?::(\d+))?\)\s*$")
+# ANSI colour (SGR) sequences py-spy's console styling writes when stdout is a terminal.
+_SGR = r"(?:\x1b\[[0-9;]*m)*"
+_SGR_RE = re.compile(r"\x1b\[[0-9;]*m")
+_ID = r"(0x[0-9A-Fa-f]{1,16}|\d{1,20})"
+
+_SNIFF_HEADER = re.compile(
+    rb"^Thread (?:\x1b\[[0-9;]*m)*(?:0x[0-9A-Fa-f]{1,16}|\d{1,20})(?:\x1b\[[0-9;]*m)* "
+    rb"\([a-z+]*\)(?:: \"[^\n]*)?\r?\n"
+    rb"    (?:\x1b\[[0-9;]*m)*\S[^\n]* \([^\n]*\)\r?$",
+    re.M,
+)
+_SNIFF_PROCESS = re.compile(rb"^Process (?:\x1b\[[0-9;]*m)*\d+(?:\x1b\[[0-9;]*m)*: ", re.M)
+_THREAD = re.compile(rf"Thread {_SGR}{_ID}{_SGR} \(([a-z+]*)\)(?:: \"(.*))?$")
+_PROCESS = re.compile(r"(Parent )?Process (\d{1,20}): ")
+_FRAME = re.compile(r"    (\S.*?) \((.*?)(?::(\d{1,9}))?\)\s*$")
 _VERSION = re.compile(r"Python v(\S+)")
+_NAME_LINES = 16
+
+_SECTION_MARKERS = frozenset({"Arguments:", "Locals:", "Arguments::", "Locals::"})
 
 
 def sniff(head: bytes) -> bool:
-    return _SNIFF.search(head) is not None and (
-        _PROCESS.search(head) is not None or head.lstrip().startswith(b"Thread ")
-    )
+    """A thread header followed by a frame line, or a header anywhere after a ``Process`` line."""
+    if _SNIFF_HEADER.search(head) is not None:
+        return True
+    return _SNIFF_PROCESS.search(head) is not None and b"\nThread " in head
+
+
+def _thread_id(text: str) -> int:
+    return int(text, 16) if text[:2] in ("0x", "0X") else int(text)
 
 
 def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
@@ -49,27 +102,36 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
     pids: list[int] = []
     version = ""
     skipped = 0
+    handles = 0  # threads printed with their pthread handle (hex): py-spy had no OS thread id
+    coloured = False
+    native = False
+    had_locals = False
 
-    cur: dict[str, object] | None = None
+    cur: dict[str, str] | None = None
     frames: list[Frame] = []
     local_rows: list[tuple[int, str, str]] = []
-    section = ""  # "", "args" or "locals": inside a --locals block of the last frame
+    section = ""  # "" or the --locals marker of the last frame
+    name_lines = 0  # > 0 while reading the rest of a name that holds newlines
 
-    def finish() -> None:
-        nonlocal cur, frames, local_rows
+    def finish(partial: bool = False) -> None:
+        nonlocal cur, frames, local_rows, handles
         if cur is not None:
-            state = str(cur["state"])
+            if cur["id"][:2] in ("0x", "0X"):
+                handles += 1
+            state = cur["state"]
             flags = []
             if state.startswith("active"):
                 flags.append(FLAG_ACTIVE)
             if "gil" in state:
                 flags.append(FLAG_OWNS_GIL)
+            if partial:
+                flags.append(FLAG_PARTIAL)
             tasks.append(
                 Task(
                     kind=THREAD,
                     frames=tuple(frames),
-                    id=int(str(cur["id"]), 0),
-                    name=str(cur["name"]),
+                    id=_thread_id(cur["id"]),
+                    name=cur["name"],
                     state=state,
                     flags=tuple(flags),
                     locals=tuple(local_rows) if keep_locals else (),
@@ -80,21 +142,52 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
         local_rows = []
 
     for raw in lines:
-        line = raw.rstrip("\r")
+        line = raw[:-1] if raw.endswith("\r") else raw
+        if name_lines and cur is not None:
+            # The rest of a thread name that holds a newline.
+            plain = _SGR_RE.sub("", line) if "\x1b" in line else line
+            if _THREAD.match(plain) or _FRAME.match(plain):
+                name_lines = 0  # the name never closed: keep what was read, read this line
+            elif line.endswith('"'):
+                cur["name"] += "\n" + line[:-1]
+                name_lines = 0
+                continue
+            else:
+                cur["name"] += "\n" + line
+                name_lines = 0 if name_lines >= _NAME_LINES else name_lines + 1
+                continue
         if not line.strip():
             continue
+        if "\x1b" in line and line.startswith(("Process ", "Python v", "    ")):
+            # Coloured output (a thread header is matched with its escapes: the name keeps its
+            # own). Only the lines py-spy styles say the dump is coloured, not a name or value.
+            plain = _SGR_RE.sub("", line)
+            coloured = coloured or not line.startswith("            ")
+            line = plain
         if line.startswith("Thread "):
             m = _THREAD.match(line)
             if m:
                 finish()
-                cur = {"id": m.group(1), "state": m.group(2), "name": m.group(3) or ""}
+                coloured = coloured or line.startswith("Thread \x1b")
+                rest = m.group(3)
+                name = ""
+                if rest is not None:
+                    closed = rest.rstrip()  # spaces after the closing quote
+                    if closed.endswith('"'):
+                        name = closed[:-1]
+                    else:
+                        name = rest
+                        name_lines = 1
+                cur = {"id": m.group(1), "state": m.group(2), "name": name}
                 section = ""
                 continue
-        if line.startswith("Process "):
-            pm = _PROCESS.match(line.encode())
+            line = _SGR_RE.sub("", line) if "\x1b" in line else line
+        if line.startswith(("Process ", "Parent Process ")):
+            pm = _PROCESS.match(line)
             if pm:
                 finish()
-                pids.append(int(pm.group(1)))
+                if not pm.group(1):
+                    pids.append(int(pm.group(2)))
                 continue
         if line.startswith("Python v"):
             vm = _VERSION.match(line)
@@ -103,36 +196,63 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
                 continue
         if cur is not None and line.startswith("        "):
             stripped = line.strip()
-            if stripped in ("Arguments:", "Locals:"):
+            if "\x1b" in stripped:
+                stripped = _SGR_RE.sub("", stripped)
+            if stripped in _SECTION_MARKERS:
                 section = stripped
+                had_locals = True
                 continue
-            if section and frames and ": " in stripped:
-                name, _, value = stripped.partition(": ")
-                local_rows.append((len(frames) - 1, name, value))
-                continue
+            if section and frames and line.startswith("            "):
+                name, sep, value = stripped.partition(":")
+                if sep and name and " " not in name:
+                    if keep_locals:
+                        local_rows.append((len(frames) - 1, name, value.removeprefix(" ")))
+                    continue
         if cur is not None and line.startswith("    "):
             fm = _FRAME.match(line)
             if fm:
                 section = ""
                 key = (fm.group(1), fm.group(2), int(fm.group(3) or 0))
+                if not key[2] and not key[1].endswith(".py"):
+                    native = True
                 frame = interned.get(key)
                 if frame is None:
                     frame = interned[key] = Frame(*key)
                 frames.append(frame)
                 continue
+        if line.strip("-") == "":
+            continue  # the separator --subprocesses prints between processes
         skipped += 1
-    finish()
     truncated = bool(text) and not text.endswith("\n")
+    finish(partial=truncated)
+    if handles:
+        warnings.append(
+            f"{origin}: {handles} of {len(tasks)} threads have no OS thread id (py-spy "
+            "--nonblocking on Python < 3.11 gives none); their ids are pthread handles, which "
+            "do not match the OS ids of a dump that has them"
+        )
     if truncated:
-        warnings.append(f"{origin}:{len(lines)}: the input ends in the middle of a line")
+        warnings.append(
+            f"{origin}:{len(lines)}: the input ends in the middle of a line"
+            + (f"; thread {tasks[-1].id} is cut short" if tasks else "")
+        )
     if len(set(pids)) > 1:
         warnings.append(f"{origin}: {len(set(pids))} processes in one dump (--subprocesses)")
+    detail = ["py-spy dump text"]
+    if version:
+        detail.append(f"Python {version}")
+    if native:
+        detail.append("native frames")
+    if had_locals:
+        detail.append("locals kept" if keep_locals else "locals dropped")
+    if coloured:
+        detail.append("coloured terminal output")
     return Snapshot(
         source=SourceInfo(
             format=NAME,
             origin=origin,
             producer=f"python {version}" if version else "py-spy",
-            detail=f"Python {version}" if version else "",
+            detail=", ".join(detail),
             pid=pids[0] if len(set(pids)) == 1 else None,
         ),
         tasks=tuple(tasks),

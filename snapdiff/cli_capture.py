@@ -1,0 +1,315 @@
+"""``snapdiff capture`` and ``snapdiff diff --live``: the CLI over :mod:`snapdiff.capture`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from snapdiff.capture import Captured, to_snapshot
+from snapdiff.capture.series import Event, Target, parse_target, run_series, save
+from snapdiff.cli import _stderr, _warn, app, handle_errors, parse_duration
+from snapdiff.errors import CaptureError, InputError, UsageError
+from snapdiff.model import Snapshot
+from snapdiff.render.common import clean
+
+DEFAULT_MAX_BYTES = 256 << 20
+
+
+def _read_secret_file(path: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError as exc:
+        raise UsageError(f"--token-file {path}: {exc.strerror or exc}") from None
+
+
+def _token(token_env: str | None, token_file: str | None) -> str | None:
+    if token_env and token_file:
+        raise UsageError("give --token-env or --token-file, not both")
+    if token_env:
+        value = os.environ.get(token_env)
+        if not value:
+            raise UsageError(f"--token-env {token_env}: the variable is not set or empty")
+        return value
+    if token_file:
+        return _read_secret_file(token_file)
+    return None
+
+
+def _headers(values: list[str]) -> list[tuple[str, str]]:
+    headers = []
+    for value in values:
+        name, sep, content = value.partition(":")
+        if not sep or not name.strip():
+            raise UsageError(f"--header {value!r}: expected 'Name: value'")
+        headers.append((name.strip(), content.strip()))
+    return headers
+
+
+class Capturer:
+    """One configured capture of one target, repeatable (for a series)."""
+
+    def __init__(
+        self,
+        target: Target,
+        *,
+        py_spy: str | None,
+        nonblocking: bool,
+        native: bool,
+        locals_: bool,
+        subprocesses: bool,
+        debug: int | None,
+        headers: list[tuple[str, str]],
+        token: str | None,
+        connect_timeout: float,
+        timeout: float,
+        max_bytes: int,
+        allow_other_hosts: bool,
+    ) -> None:
+        self.target = target
+        self.py_spy = py_spy
+        self.nonblocking = nonblocking
+        self.native = native
+        self.locals = locals_
+        self.subprocesses = subprocesses
+        self.debug = debug
+        self.headers = headers
+        self.token = token
+        self.connect_timeout = connect_timeout
+        self.timeout = timeout
+        self.max_bytes = max_bytes
+        self.allow_other_hosts = allow_other_hosts
+
+    def raw(self) -> list[Captured]:
+        if self.target.pid is not None:
+            from snapdiff.capture.pyspy import capture_pid
+
+            return capture_pid(
+                self.target.pid,
+                py_spy=self.py_spy,
+                nonblocking=self.nonblocking,
+                native=self.native,
+                locals=self.locals,
+                subprocesses=self.subprocesses,
+                timeout=self.timeout,
+            )
+        from snapdiff.capture.http import capture_url, normalise_url
+
+        url = normalise_url(self.target.url or "", debug=self.debug)
+        return [
+            capture_url(
+                url,
+                headers=self.headers,
+                token=self.token,
+                connect_timeout=self.connect_timeout,
+                timeout=self.timeout,
+                max_bytes=self.max_bytes,
+                allow_other_hosts=self.allow_other_hosts,
+            )
+        ]
+
+    def snapshots(self) -> list[tuple[Snapshot, Captured]]:
+        out = []
+        for captured in self.raw():
+            try:
+                snap = to_snapshot(captured, keep_locals=self.locals)
+            except InputError as exc:
+                # The target answered, but not with a dump: the capture failed.
+                raise CaptureError(f"{captured.origin} answered, but: {exc.message}") from None
+            out.append((snap, captured))
+        return out
+
+
+def _describe(snap: Snapshot) -> str:
+    kinds = {t.kind for t in snap.tasks}
+    kind = (kinds.pop() + "s") if len(kinds) == 1 else "tasks"
+    took = dict(snap.source.capture).get("duration_seconds", "?")
+    return f"{snap.total:,} {kind} in {took}s from {clean(snap.source.origin, 300)}"
+
+
+class Progress:
+    """Series progress on stderr: a live line on a terminal, plain lines otherwise."""
+
+    def __init__(self, console: Console, quiet: bool) -> None:
+        self.console = console
+        self.quiet = quiet
+        self.first: int | None = None
+        self.live = console.is_terminal and not quiet
+        self._status = None
+        if self.live:
+            self._status = console.status("capturing...")
+            self._status.start()
+
+    def __call__(self, e: Event) -> None:
+        total = e.snapshot.total if e.snapshot else None
+        if total is not None and self.first is None:
+            self.first = total
+        planned = f"/{e.planned}" if e.planned else ""
+        if e.error:
+            line = Text(f"[{e.index}{planned}] failed: {clean(e.error, 500)}", style="red")
+        else:
+            delta = (total or 0) - (self.first or 0)
+            line = Text(
+                f"[{e.index}{planned}] {total:,} tasks ({delta:+,} since the first) -> "
+                f"{clean(e.path or '', 300)}"
+            )
+        if e.next_in is not None:
+            line.append(f"; next in {e.next_in:.0f}s", style="dim")
+        if not self.quiet:
+            self.console.print(line)
+        if self._status is not None:
+            if e.next_in is None:
+                self._status.stop()
+            else:
+                self._status.update(
+                    f"next capture in {e.next_in:.0f}s (Ctrl-C keeps what was saved)"
+                )
+
+    def stop(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+
+
+@app.command("capture")
+def capture_cmd(
+    target: Annotated[
+        str | None,
+        typer.Argument(
+            help="A URL (Go pprof base such as http://127.0.0.1:6060, or a JSON debug endpoint) "
+            "or a pid."
+        ),
+    ] = None,
+    pid: Annotated[
+        int | None, typer.Option("--pid", "-p", help="A Python process to dump with py-spy.")
+    ] = None,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Snapshot file, a folder (ending in /), or '-' for stdout. Default: a "
+            "time-stamped file in the current folder.",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing output file.")
+    ] = False,
+    raw: Annotated[
+        bool, typer.Option("--raw", help="Also keep the raw bytes (gzip) beside it.")
+    ] = False,
+    every: Annotated[
+        str | None, typer.Option("--every", help="Capture a series: every 30s, 5m...")
+    ] = None,
+    count: Annotated[
+        int | None, typer.Option("--count", min=1, help="How many captures in the series.")
+    ] = None,
+    for_: Annotated[
+        str | None, typer.Option("--for", help="How long the series runs (10m).")
+    ] = None,
+    keep_going: Annotated[
+        bool, typer.Option("--keep-going", help="In a series, go on after a failed capture.")
+    ] = False,
+    py_spy: Annotated[str | None, typer.Option("--py-spy", help="The py-spy to use.")] = None,
+    nonblocking: Annotated[
+        bool,
+        typer.Option("--nonblocking", help="py-spy: do not pause the target (stacks may tear)."),
+    ] = False,
+    native: Annotated[bool, typer.Option("--native", help="py-spy: include C frames.")] = False,
+    locals_: Annotated[
+        bool, typer.Option("--locals", help="py-spy: capture and keep local variables (secrets!).")
+    ] = False,
+    subprocesses: Annotated[
+        bool,
+        typer.Option("--subprocesses", help="py-spy: also dump child processes (one file each)."),
+    ] = False,
+    debug: Annotated[
+        int | None,
+        typer.Option("--debug", min=1, max=2, help="Go pprof: debug=1 or 2 (default 2)."),
+    ] = None,
+    header: Annotated[
+        list[str] | None, typer.Option("--header", "-H", help="HTTP header 'Name: value' (repeat).")
+    ] = None,
+    token_env: Annotated[
+        str | None, typer.Option("--token-env", help="Bearer token from this environment variable.")
+    ] = None,
+    token_file: Annotated[
+        str | None, typer.Option("--token-file", help="Bearer token from this file.")
+    ] = None,
+    connect_timeout: Annotated[
+        str, typer.Option("--connect-timeout", help="HTTP: time to connect.")
+    ] = "5s",
+    timeout: Annotated[
+        str, typer.Option("--timeout", help="Time for the whole capture (HTTP transfer, py-spy).")
+    ] = "60s",
+    max_bytes: Annotated[
+        int, typer.Option("--max-bytes", min=1, help="HTTP: refuse bodies larger than this.")
+    ] = DEFAULT_MAX_BYTES,
+    allow_other_hosts: Annotated[
+        bool, typer.Option("--allow-other-hosts", help="HTTP: follow redirects to other hosts.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+) -> None:
+    """Capture a snapshot of a live Python process (py-spy) or a debug endpoint, once or as a
+    series; saved atomically, never replacing a file without --force."""
+    with handle_errors():
+        tgt = parse_target(target, pid)
+        capturer = Capturer(
+            tgt,
+            py_spy=py_spy,
+            nonblocking=nonblocking,
+            native=native,
+            locals_=locals_,
+            subprocesses=subprocesses,
+            debug=debug,
+            headers=_headers(header or []),
+            token=_token(token_env, token_file),
+            connect_timeout=parse_duration(connect_timeout),
+            timeout=parse_duration(timeout),
+            max_bytes=max_bytes,
+            allow_other_hosts=allow_other_hosts,
+        )
+        console = _stderr()
+        if every is None:
+            if count is not None or for_ is not None:
+                raise UsageError("--count and --for go with --every")
+            for snap, captured in capturer.snapshots():
+                path = save(snap, tgt, output, force=force, raw=captured.data if raw else None)
+                for w in snap.warnings:
+                    _warn(w)
+                if not quiet:
+                    console.print(Text(f"captured {_describe(snap)} -> {clean(path, 300)}"))
+            return
+        if (
+            output is not None
+            and output != "-"
+            and not output.endswith(("/", os.sep))
+            and not Path(output).is_dir()
+        ):
+            raise UsageError("a series writes one file per capture: give -o a folder (ending in /)")
+        if output == "-":
+            raise UsageError("a series cannot write to stdout: give -o a folder")
+        progress = Progress(console, quiet)
+
+        def one() -> tuple[Snapshot, bytes | None]:
+            pairs = capturer.snapshots()
+            for snap, captured in pairs[1:]:
+                save(snap, tgt, output, raw=captured.data if raw else None)
+            snap, captured = pairs[0]
+            return snap, (captured.data if raw else None)
+
+        try:
+            run_series(
+                one,
+                lambda snap, data: save(snap, tgt, output, raw=data),
+                every=parse_duration(every),
+                count=count,
+                duration=parse_duration(for_) if for_ else None,
+                keep_going=keep_going,
+                on_event=progress,
+            )
+        finally:
+            progress.stop()

@@ -1,0 +1,259 @@
+"""Dump text is untrusted: it must not inject markup, escapes, Markdown or HTML into a report.
+
+Real-format dumps (Go ``debug=2`` text and ``py-spy dump --json``) carry hostile strings in
+function names, file paths, thread names, labels and states. Every report format of ``diff``
+and ``show`` must show them as inert text; the JSON report must keep them exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from snapdiff.cli import app
+
+# Each payload goes into every field a dump lets it reach.
+PAYLOADS = {
+    "rich-markup": "[bold red]x[/] [link=http://evil]click[/link]",
+    "ansi-sgr": "\x1b[31mred\x1b[0m",
+    "osc8-link": "\x1b]8;;http://evil\x07link\x1b]8;;\x07",
+    "carriage-return": "fine\rEVIL",
+    "bidi-zero-width": "abc\u202edcba\u200b\u200d\ufeff",
+    "md-emphasis": "**bold** _it_ ~~gone~~",
+    "md-link": "[click](http://evil) and https://evil.example www.evil.com",
+    "md-image": "![img](http://evil/x.png)",
+    "md-table": "a|b|c",
+    "md-backticks": "x ``` y `````````` z `",
+    "html": "<script>alert(1)</script><img src=x onerror=alert(1)>",
+    "html-details": "</details></summary><details open>",
+}
+LONG = "main.long" + "A" * 100_000
+# What must never reach a report unescaped, as the dumps spell it.
+RAW_HTML = ("<script", "<img", "</details>", "</summary>", "<details open")
+
+
+def _label_safe(text: str) -> str:
+    """Go prints labels as ``{key: value, ...}``: a value cannot hold ``,`` ``:`` or ``}``."""
+    return re.sub(r"[,:{}]", ".", text)
+
+
+def _state_safe(text: str) -> str:
+    """A Go state sits in ``[...]``: it cannot hold ``]`` (or a newline)."""
+    return text.replace("]", ")").replace("\n", " ")
+
+
+def go_dump(new: bool) -> bytes:
+    """A goroutine dump; with ``new``, every hostile site has grown by three goroutines."""
+    blocks = ["goroutine 1 [select]:\nmain.main()\n\t/src/app/main.go:40 +0x1d\n"]
+    gid = 100
+    for i, (name, payload) in enumerate([*PAYLOADS.items(), ("long", LONG)]):
+        ids = [gid + n for n in range(3)] + ([5000 + i * 10 + n for n in range(3)] if new else [])
+        gid += 10
+        function = f"main.spawn{i}{payload}" if name != "long" else LONG
+        label = _label_safe(payload)
+        for g in ids:
+            blocks.append(
+                f"goroutine {g} [chan send {_state_safe(payload)}, 3 minutes] "
+                f"{{handler: {label}, tenant: t{i}}}:\n"
+                f"main.worker{payload}(0xc000010000)\n"
+                f"\t/src/{payload}/worker.go:12 +0x1d\n"
+                f"created by {function} in goroutine 1\n"
+                f"\t/src/{payload}/spawn.go:{30 + i} +0x4f\n"
+            )
+    return ("\n".join(blocks) + "\n").encode()
+
+
+def _frame(function: str, filename: str, line: int) -> dict[str, object]:
+    return {
+        "name": function,
+        "filename": filename,
+        "module": None,
+        "short_filename": filename.rsplit("/", 1)[-1],
+        "line": line,
+        "locals": None,
+        "is_entry": False,
+        "is_shim_entry": False,
+    }
+
+
+def pyspy_dump(new: bool) -> bytes:
+    threads = []
+    tid = 1000
+    for i, (name, payload) in enumerate([*PAYLOADS.items(), ("long", LONG)]):
+        function = f"target{i}{payload}" if name != "long" else LONG
+        for n in range(3 + (3 if new else 0)):
+            tid += 1
+            threads.append(
+                {
+                    "pid": 4242,
+                    "thread_id": tid + i * 100,
+                    "thread_name": f"{payload}-worker",
+                    "os_thread_id": tid,
+                    "active": False,
+                    "owns_gil": False,
+                    "frames": [
+                        _frame("Condition.wait", "/usr/lib/python3.12/threading.py", 331),
+                        _frame(function, f"/srv/{payload}/app.py", 20 + n),
+                        _frame("Thread.run", "/usr/lib/python3.12/threading.py", 1010),
+                        _frame("Thread._bootstrap_inner", "/usr/lib/python3.12/threading.py", 1073),
+                        _frame("Thread._bootstrap", "/usr/lib/python3.12/threading.py", 1030),
+                    ],
+                    "process_info": None,
+                }
+            )
+        tid = 1000 + (i + 1) * 10
+    return json.dumps(threads).encode()
+
+
+@pytest.fixture(scope="module", params=["go", "pyspy"])
+def dumps(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    folder = tmp_path_factory.mktemp(request.param)
+    make = go_dump if request.param == "go" else pyspy_dump
+    suffix = ".txt" if request.param == "go" else ".json"
+    before, after = folder / f"before{suffix}", folder / f"after{suffix}"
+    before.write_bytes(make(new=False))
+    after.write_bytes(make(new=True))
+    return [before, after]
+
+
+def run(*args: str) -> tuple[str, str]:
+    result = CliRunner(env={"COLUMNS": "100", "NO_COLOR": None, "TERM": "xterm"}).invoke(
+        app, [*args, "--quiet"], prog_name="snapdiff"
+    )
+    assert result.exit_code == 0, (result.exit_code, result.stderr[-2000:])
+    assert result.stderr == ""
+    return result.stdout, result.stderr
+
+
+def commands(dumps: list[Path]) -> list[list[str]]:
+    before, after = (str(p) for p in dumps)
+    return [["diff", before, after, "--elapsed", "5m"], ["show", after]]
+
+
+# --- text ------------------------------------------------------------------------------------
+
+SGR = re.compile(r"\x1b\[[0-9;]*m")
+CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+@pytest.mark.parametrize("color", ["always", "never"])
+def test_text_report_is_inert(dumps: list[Path], color: str) -> None:
+    for args in commands(dumps):
+        out, _ = run(*args, "--color", color)
+        if color == "always":
+            assert SGR.search(out), "colour was asked for"
+        plain = SGR.sub("", out)
+        bad = CONTROL.findall(plain)
+        assert not bad, f"control characters in the text report: {sorted(set(bad))!r}"
+        unfolded = re.sub(r"\n +", "", plain)
+        # Markup is printed as it is, not interpreted (and rich's link markup never appears).
+        assert "[bold red]x[/]" in unfolded
+        assert "[link=http://evil]click[/link]" in unfolded
+        assert "\x1b]8" not in out
+        # Escapes are shown, not sent: \x1b and \r become visible text.
+        assert "\\x1b[31mred\\x1b[0m" in unfolded
+        assert "fine\\x0dEVIL" in unfolded
+        assert "\\u202e" in unfolded
+        # A 100 KB name is cut with a marker, not printed in full.
+        assert "more characters)" in unfolded
+        assert len(out) < 200_000
+
+
+# --- Markdown --------------------------------------------------------------------------------
+
+
+def _outside_fences(markdown: str) -> str:
+    """The Markdown without its fenced code blocks (closed by a run as long as the opener)."""
+    out, fence = [], ""
+    for line in markdown.splitlines():
+        if fence:
+            if line.strip() == fence:
+                fence = ""
+            continue
+        m = re.match(r"(`{3,})", line)
+        if m:
+            fence = m.group(1)
+            continue
+        out.append(line)
+    assert not fence, "a code fence is never closed"
+    return "\n".join(out)
+
+
+def _without_code_spans(line: str) -> str:
+    return re.sub(r"(`+)(?!`).*?(?<!`)\1(?!`)", "", line)
+
+
+def _cells(row: str) -> int:
+    return len(re.split(r"(?<!\\)\|", row)) - 2
+
+
+def test_markdown_report_is_inert(dumps: list[Path]) -> None:
+    markdown_it = pytest.importorskip("markdown_it")
+    for args in commands(dumps):
+        out, _ = run(*args, "--format", "markdown")
+        bad = CONTROL.findall(out)
+        assert not bad, f"control characters in the Markdown report: {sorted(set(bad))!r}"
+        prose = _outside_fences(out)
+        for raw in RAW_HTML:
+            if raw in ("</details>", "</summary>"):
+                # Only our own closing tags: one per block, at its own place.
+                opened = prose.count("<details><summary>")
+                assert prose.count("</summary>") == opened
+                assert len(re.findall(r"^</details>$", prose, re.M)) == prose.count(raw) == opened
+            else:
+                assert raw not in prose, raw
+        # Tables: every row has as many cells as the header.
+        rows = [line for line in prose.splitlines() if line.startswith("|")]
+        assert rows
+        assert {_cells(r) for r in rows} == {_cells(rows[0])}
+        # No link, image, emphasis or autolink from the dump outside code.
+        text = "\n".join(_without_code_spans(line) for line in prose.splitlines())
+        assert not re.search(r"(?<!\\)\]\(", text), "link syntax survived"
+        # (Emphasis inside the <summary> HTML block is not read as Markdown: checked below.)
+        markdown_lines = [ln for ln in text.splitlines() if not ln.startswith("<details>")]
+        assert not re.search(r"(?<!\\)\*\*bold", "\n".join(markdown_lines))
+        assert not re.search(r"https?://|www\.", text), "an autolink survived"
+        # What a CommonMark renderer with GFM tables makes of it.
+        html = markdown_it.MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(out)
+        for tag in ("<a ", "<img", "<script", "<em>", "<s>", "<details open"):
+            assert tag not in html, tag
+        assert set(re.findall(r"<strong>(.*?)</strong>", html)) <= {"SUSPECT", "Warning:"}
+        html_rows = re.findall(r"<tr>(.*?)</tr>", html, re.S)
+        assert {len(re.findall(r"<t[hd][ >]", r)) for r in html_rows} == {_cells(rows[0])}
+        # The hostile text is still there to read.
+        assert "[bold red]x[/]" in html
+        assert "&lt;script&gt;" in html
+
+
+# --- JSON ------------------------------------------------------------------------------------
+
+
+def _strings(node: object) -> set[str]:
+    if isinstance(node, str):
+        return {node}
+    if isinstance(node, dict):
+        return set(node) | {s for v in node.values() for s in _strings(v)}
+    if isinstance(node, list):
+        return {s for v in node for s in _strings(v)}
+    return set()
+
+
+def test_json_report_keeps_strings_exactly(dumps: list[Path]) -> None:
+    go = dumps[0].suffix == ".txt"
+    for args in commands(dumps):
+        out, _ = run(*args, "--format", "json")
+        doc = json.loads(out)
+        strings = _strings(doc)
+        for i, payload in enumerate(PAYLOADS.values()):
+            site = f"main.spawn{i}{payload}" if go else f"target{i}{payload}"
+            assert site in strings
+            assert (f"/src/{payload}/spawn.go" if go else f"/srv/{payload}/app.py") in strings
+            if go:
+                assert _label_safe(payload) in strings  # a label value
+        assert LONG in strings
+        # And the same text again after a round trip through JSON.
+        assert json.loads(json.dumps(doc)) == doc

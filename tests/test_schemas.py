@@ -1,0 +1,245 @@
+"""The JSON Schemas in snapdiff/schemas/ describe what snapdiff really writes, and reject damage."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+from importlib import resources
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+from typer.testing import CliRunner
+
+from snapdiff import store
+from snapdiff.cli import app
+from snapdiff.render import json as json_render
+from tests.conftest import GO_DUMPS, PY_DUMPS, ROOT
+
+
+def _schema(name: str) -> Draft202012Validator:
+    schema = json.loads((resources.files("snapdiff") / "schemas" / name).read_text("utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+SNAPSHOT = _schema("snapshot-v1.json")
+REPORT = _schema("report-v1.json")
+
+DUMPS = sorted(
+    p
+    for base in (GO_DUMPS, PY_DUMPS)
+    for p in base.rglob("*")
+    if p.is_file() and p.suffix in (".txt", ".json", ".gz")
+)
+GO_PAIRS = [
+    (GO_DUMPS / v / f"t0.{kind}.txt", GO_DUMPS / v / f"t1.{kind}.txt")
+    for v in ("go1.19", "go1.27")
+    for kind in ("debug2", "debug1")
+]
+PY_PAIRS = [
+    (PY_DUMPS / v / f"t0.{ext}", PY_DUMPS / v / f"t1.{ext}")
+    for v in ("py3.11", "py3.12", "py3.13")
+    for ext in ("json", "txt")
+]
+PAIRS = GO_PAIRS + PY_PAIRS
+
+
+def _name(path: Path) -> str:
+    return str(path.relative_to(ROOT / "samples"))
+
+
+def _snapdiff(*args: str) -> str:
+    result = CliRunner().invoke(app, ["--traceback", *args], prog_name="snapdiff")
+    assert result.exit_code == 0, (result.exit_code, result.stderr, result.exception)
+    return result.stdout
+
+
+def _errors(validator: Draft202012Validator, doc: object) -> list[str]:
+    return [e.message for e in validator.iter_errors(doc)]
+
+
+def _convert(dump: Path, out: Path, *extra: str) -> dict:
+    _snapdiff("convert", str(dump), "-o", str(out), "-q", *extra)
+    data = out.read_bytes()
+    if out.suffix == ".gz":
+        data = gzip.decompress(data)
+    return json.loads(data)
+
+
+def test_schemas_match_the_versions_the_code_writes():
+    snap = SNAPSHOT.schema["properties"]
+    assert snap["format"]["const"] == store.FORMAT
+    assert snap["version"]["const"] == store.VERSION
+    assert snap["task_fields"]["const"] == list(store.TASK_FIELDS)
+    assert len(SNAPSHOT.schema["$defs"]["task"]["prefixItems"]) == len(store.TASK_FIELDS)
+    for command in ("diff", "show"):
+        props = REPORT.schema["$defs"][command]["properties"]
+        assert props["schema"]["const"] == json_render.SCHEMA
+        assert props["schema_version"]["const"] == json_render.SCHEMA_VERSION
+
+
+@pytest.mark.parametrize("dump", DUMPS, ids=_name)
+def test_convert_writes_valid_snapshots(dump, tmp_path):
+    doc = _convert(dump, tmp_path / "snap.json.gz", "--captured-at", "2026-01-02T03:04:05Z")
+    assert _errors(SNAPSHOT, doc) == []
+    assert doc["tasks"], "a sample with no tasks would make this test vacuous"
+
+
+@pytest.mark.parametrize(
+    "dump",
+    [PY_DUMPS / v / f"t1.locals.{ext}" for v in ("py3.11", "py3.13") for ext in ("json", "txt")],
+    ids=_name,
+)
+def test_snapshots_with_kept_locals_are_valid(dump, tmp_path):
+    doc = _convert(dump, tmp_path / "snap.json", "--keep-locals")
+    assert doc.get("locals"), "--keep-locals on a --locals dump should keep some"
+    assert _errors(SNAPSHOT, doc) == []
+
+
+def test_snapshot_of_a_truncated_dump_is_valid(tmp_path):
+    cut = tmp_path / "cut.txt"
+    cut.write_bytes((GO_DUMPS / "go1.27" / "t1.debug2.txt").read_bytes()[:20_000])
+    doc = _convert(cut, tmp_path / "snap.json")
+    assert doc["truncated"] is True
+    assert _errors(SNAPSHOT, doc) == []
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=lambda p: _name(p[0]))
+def test_diff_json_is_valid(pair):
+    doc = json.loads(_snapdiff("diff", str(pair[0]), str(pair[1]), "-f", "json", "-q"))
+    assert _errors(REPORT, doc) == []
+    assert doc["command"] == "diff"
+    assert doc["groups"]
+
+
+@pytest.mark.parametrize("group_by", ["site", "entry", "leaf", "stack"])
+def test_diff_json_is_valid_for_every_grouping(group_by, tmp_path):
+    before, after = GO_PAIRS[1]
+    # With a capture time on both sides, so rates and elapsed_source are filled in.
+    b = tmp_path / "b.json"
+    a = tmp_path / "a.json"
+    _snapdiff("convert", str(before), "-o", str(b), "-q", "--captured-at", "2026-01-02T03:04:05Z")
+    _snapdiff("convert", str(after), "-o", str(a), "-q", "--captured-at", "2026-01-02T03:05:15Z")
+    doc = json.loads(_snapdiff("diff", str(b), str(a), "-f", "json", "-q", "-g", group_by))
+    assert _errors(REPORT, doc) == []
+    assert doc["elapsed_source"] == "capture times"
+
+
+def test_diff_json_across_a_restart_is_valid():
+    before, after = GO_PAIRS[0]
+    doc = json.loads(_snapdiff("diff", str(after), str(before), "-f", "json", "-q"))
+    assert doc["ids_comparable"] is False
+    assert _errors(REPORT, doc) == []
+
+
+@pytest.mark.parametrize("dump", DUMPS, ids=_name)
+def test_show_json_is_valid(dump):
+    doc = json.loads(_snapdiff("show", str(dump), "-f", "json", "-q"))
+    assert _errors(REPORT, doc) == []
+    assert doc["command"] == "show"
+
+
+# --- the schemas are not vacuous: damaged documents fail -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def snapshot_doc(tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("snap") / "s.json"
+    return _convert(GO_DUMPS / "go1.27" / "t1.goroutineleak.debug2.txt", out)
+
+
+def _set(doc: dict, path: tuple, value: object) -> dict:
+    doc = copy.deepcopy(doc)
+    target = doc
+    for step in path[:-1]:
+        target = target[step]
+    if value is _DELETE:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return doc
+
+
+_DELETE = object()
+
+SNAPSHOT_DAMAGE = {
+    "wrong format": (("format",), "snapdiff-report"),
+    "other version": (("version",), 2),
+    "no tasks table": (("tasks",), _DELETE),
+    "no frames table": (("frames",), _DELETE),
+    "unknown top-level key": (("surprise",), 1),
+    "task row too short": (("tasks", 0), [0, 1, None]),
+    "task id a string": (("tasks", 0, 1), "18"),
+    "negative stack index": (("tasks", 0, 5), -1),
+    "count zero": (("tasks", 0, 10), 0),
+    "frame line a string": (("frames", 0, 2), "53"),
+    "frame with four items": (("frames", 0), ["f", "file.go", 1, "extra"]),
+    "task columns renamed": (("task_fields", 0), "type"),
+    "captured_at a number": (("source", "captured_at"), 1700000000),
+    "source without origin": (("source", "origin"), _DELETE),
+    "truncated as a string": (("truncated",), "no"),
+    "label pair of three": (("labelsets", 0, 0), ["k", "v", "x"]),
+}
+
+
+@pytest.mark.parametrize("damage", SNAPSHOT_DAMAGE, ids=str)
+def test_damaged_snapshot_fails(snapshot_doc, damage):
+    assert _errors(SNAPSHOT, snapshot_doc) == []
+    path, value = SNAPSHOT_DAMAGE[damage]
+    assert _errors(SNAPSHOT, _set(snapshot_doc, path, value)), damage
+
+
+@pytest.fixture(scope="module")
+def diff_doc() -> dict:
+    before, after = GO_PAIRS[1]
+    return json.loads(_snapdiff("diff", str(before), str(after), "-f", "json", "-q"))
+
+
+@pytest.fixture(scope="module")
+def show_doc() -> dict:
+    return json.loads(_snapdiff("show", str(GO_PAIRS[1][1]), "-f", "json", "-q"))
+
+
+DIFF_DAMAGE = {
+    "no groups": (("groups",), _DELETE),
+    "other schema": (("schema",), "something-else"),
+    "other schema_version": (("schema_version",), 2),
+    "unknown command": (("command",), "trend"),
+    "suspect as a string": (("groups", 0, "suspect"), "yes"),
+    "unknown verdict": (("groups", 0, "verdict"), "maybe"),
+    "unknown confidence": (("groups", 0, "confidence"), "certain"),
+    "before negative": (("groups", 0, "before"), -1),
+    "delta a float": (("groups", 0, "delta"), 1.5),
+    "missing site_function": (("groups", 0, "site_function"), _DELETE),
+    "unknown group field": (("groups", 0, "surprise"), 1),
+    "show field in a diff group": (("groups", 0, "count"), 3),
+    "stack frame without function": (("groups", 0, "stack", 0, "function"), _DELETE),
+    "states with a string count": (("groups", 0, "states", "chan send"), "many"),
+    "elapsed_source unknown": (("elapsed_source",), "guess"),
+    "snapshot meta without total": (("before", "total"), _DELETE),
+}
+
+
+@pytest.mark.parametrize("damage", DIFF_DAMAGE, ids=str)
+def test_damaged_diff_report_fails(diff_doc, damage):
+    assert _errors(REPORT, diff_doc) == []
+    path, value = DIFF_DAMAGE[damage]
+    assert _errors(REPORT, _set(diff_doc, path, value)), damage
+
+
+SHOW_DAMAGE = {
+    "no total": (("total",), _DELETE),
+    "group without count": (("groups", 0, "count"), _DELETE),
+    "diff field in a show group": (("groups", 0, "delta"), 3),
+    "diff-only top-level field": (("suspects",), 1),
+    "unknown key kind": (("groups", 0, "key"), "creator"),
+}
+
+
+@pytest.mark.parametrize("damage", SHOW_DAMAGE, ids=str)
+def test_damaged_show_report_fails(show_doc, damage):
+    assert _errors(REPORT, show_doc) == []
+    path, value = SHOW_DAMAGE[damage]
+    assert _errors(REPORT, _set(show_doc, path, value)), damage
