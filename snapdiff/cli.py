@@ -231,13 +231,37 @@ def _emit(
 
 @app.command("diff")
 def diff_cmd(
-    before: Annotated[str, typer.Argument(help="The earlier dump or snapshot ('-' for stdin).")],
-    after: Annotated[str, typer.Argument(help="The later dump or snapshot.")],
+    before: Annotated[
+        str | None,
+        typer.Argument(metavar="BEFORE", help="The earlier dump or snapshot ('-' for stdin)."),
+    ] = None,
+    after: Annotated[
+        str | None, typer.Argument(metavar="AFTER", help="The later dump or snapshot.")
+    ] = None,
     group_by: GroupByOpt = GroupBy.SITE,
     fmt: FormatOpt = Format.text,
     output: OutputOpt = None,
     force: ForceOpt = False,
     source: SourceOpt = None,
+    live: Annotated[
+        str | None,
+        typer.Option(
+            "--live",
+            metavar="TARGET",
+            help="Instead of two files: capture TARGET (a URL or a pid) now and again --after "
+            "later, save both snapshots, and diff them.",
+        ),
+    ] = None,
+    after_wait: Annotated[
+        str,
+        typer.Option("--after", metavar="DURATION", help="With --live: time between captures."),
+    ] = "60s",
+    save_to: Annotated[
+        str,
+        typer.Option(
+            "--save", metavar="FOLDER", help="With --live: where to save the two snapshots."
+        ),
+    ] = ".",
     elapsed: Annotated[
         str | None,
         typer.Option(
@@ -256,13 +280,25 @@ def diff_cmd(
     color: ColorOpt = Color.auto,
     quiet: QuietOpt = False,
 ) -> None:
-    """Compare two dumps of the same service: which creation sites accumulated tasks."""
+    """Compare two dumps of the same service: which creation sites accumulated tasks.
+
+    With --live TARGET, capture the two snapshots now: "did it grow in the last minute?"
+    """
     with handle_errors():
-        if before == "-" and after == "-":
-            raise UsageError("only one of BEFORE and AFTER can be '-' (stdin)")
         seconds = parse_duration(elapsed) if elapsed is not None else None
-        snap_b = _load(before, source, quiet)
-        snap_a = _load(after, source, quiet)
+        if live is not None:
+            if before is not None or after is not None:
+                raise UsageError("--live captures both snapshots: give no BEFORE or AFTER files")
+            from snapdiff.cli_capture import live_pair
+
+            snap_b, snap_a = live_pair(live, parse_duration(after_wait), save_to, quiet)
+        else:
+            if before is None or after is None:
+                raise UsageError("give BEFORE and AFTER dumps, or --live TARGET")
+            if before == "-" and after == "-":
+                raise UsageError("only one of BEFORE and AFTER can be '-' (stdin)")
+            snap_b = _load(before, source, quiet)
+            snap_a = _load(after, source, quiet)
         result = diff(snap_b, snap_a, group_by, elapsed_seconds=seconds)
         for warning in result.warnings:
             _warn(warning)

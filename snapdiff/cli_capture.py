@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -313,3 +314,43 @@ def capture_cmd(
             )
         finally:
             progress.stop()
+
+
+def live_pair(target: str, wait: float, folder: str, quiet: bool) -> tuple[Snapshot, Snapshot]:
+    """Capture ``target`` now and ``wait`` seconds later; save both into ``folder``."""
+    tgt = parse_target(target, None)
+    capturer = Capturer(
+        tgt,
+        py_spy=None,
+        nonblocking=False,
+        native=False,
+        locals_=False,
+        subprocesses=False,
+        debug=None,
+        headers=[],
+        token=_token("SNAPDIFF_TOKEN" if os.environ.get("SNAPDIFF_TOKEN") else None, None),
+        connect_timeout=5.0,
+        timeout=60.0,
+        max_bytes=DEFAULT_MAX_BYTES,
+        allow_other_hosts=False,
+    )
+    console = _stderr()
+    out = folder if folder.endswith(("/", os.sep)) else folder + os.sep
+    pair: list[Snapshot] = []
+    for n in (1, 2):
+        if n == 2:
+            if console.is_terminal and not quiet:
+                with console.status(f"waiting {wait:.0f}s before the second capture..."):
+                    time.sleep(wait)
+            else:
+                if not quiet:
+                    console.print(Text(f"waiting {wait:.0f}s before the second capture"))
+                time.sleep(wait)
+        snap = capturer.snapshots()[0][0]
+        path = save(snap, tgt, out)
+        if not quiet:
+            console.print(Text(f"captured {_describe(snap)} -> {clean(path, 300)}"))
+        for w in snap.warnings:
+            _warn(w)
+        pair.append(snap)
+    return pair[0], pair[1]

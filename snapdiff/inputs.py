@@ -56,6 +56,8 @@ def parse_bytes(
     warnings: list[str] = []
     if data.startswith(GZIP_MAGIC):
         data, complete = gunzip(data, origin)
+        if not complete and not data:
+            raise InputError(f"{origin}: damaged or cut gzip data: nothing could be decompressed")
         if not complete:
             warnings.append(f"{origin}: the gzip stream is cut short; read what it held")
     if not data.strip():

@@ -49,6 +49,8 @@ def write_bytes(target: str, data: bytes, *, force: bool = False) -> None:
     tmp = ""
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        # mkstemp makes 0600; give the file the mode a plain open() would (or the replaced one's).
+        os.fchmod(fd, stat.S_IMODE(st.st_mode) if st is not None else _default_mode())
         with os.fdopen(fd, "wb") as fh:
             fd = -1
             fh.write(data)
@@ -76,6 +78,12 @@ def write_bytes(target: str, data: bytes, *, force: bool = False) -> None:
         if tmp:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+
+
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _write_special(path: Path, data: bytes) -> None:
