@@ -1,13 +1,21 @@
 """Go aggregated goroutine profiles: ``/debug/pprof/goroutine?debug=1``.
 
-::
+Printed by ``printCountProfile`` and ``printStackRecord`` in ``runtime/pprof/pprof.go``::
 
     goroutine profile: total 10                      (``goroutineleak profile:`` on Go 1.26+)
     2 @ 0x103b125 0x106cd1f 0x13ac44a 0x106fd81      N goroutines share this stack
-    # labels: {"test_label":"test_value"}           optional
+    # labels: {"test_label":"test_value"}           optional; keys and values quoted by %q
     #	0x106cd1e	time.Sleep+0xbe	/usr/local/go/src/runtime/time.go:188
     #	0x13ac449	main.shortSleepLoop+0x29	/src/main.go:165
-    (blank line)
+    #	0x1069e1d                                    a PC with no symbol: the PC is the name
+    (blank line)                                     ends every record, the last one too
+
+A line state machine: HEAD until the ``profile: total`` line; BETWEEN, where a record line
+``N @ 0x...`` -> RECORD; RECORD takes the ``# labels:`` line and the frame lines until a blank
+line -> BETWEEN. Lines that fit nowhere are counted as skipped (CRLF and tabs turned into spaces
+are read as well). A cut is seen as a last line without its newline, a last record not closed
+by its blank line, or records that do not add up to the declared total; the snapshot is then
+marked truncated.
 
 No goroutine ids, states or creation sites: tasks group by entry function or whole stack, and
 survivors cannot be told. One record becomes one :class:`Task` with ``count = N``.
@@ -17,25 +25,33 @@ from __future__ import annotations
 
 import re
 
-import orjson
-
 from snapdiff.model import FLAG_LEAKED, FLAG_PARTIAL, GOROUTINE, Frame, Snapshot, SourceInfo, Task
+from snapdiff.sources.go_text import go_unquote
 
 NAME = "go-goroutine-debug1"
 DESCRIPTION = "Go aggregated goroutine profile: pprof goroutine?debug=1 (counts per stack, no ids)"
 
-_TOTAL = re.compile(rb"^(\w+) profile: total (\d+)\s*$", re.M)
-_RECORD = re.compile(r"(\d+) @(?: 0x[0-9a-fA-F]+)*\s*$")
-_FRAME = re.compile(r"#\s+0x[0-9a-fA-F]+\s+(\S.*?)(?:\+0x[0-9a-fA-F]+)?\s+(\S.*?):(\d+)\s*$")
+_SNIFF = re.compile(rb"^(?:goroutine|goroutineleak) profile: total [0-9]{1,20}[ \t\r]*$", re.M)
+_TOTAL = re.compile(r"(\w+) profile: total ([0-9]{1,20})[ \t]*$")
+_RECORD = re.compile(r"([0-9]{1,20}) @(?: 0x[0-9a-fA-F]+)*[ \t]*$")
+_FRAME = re.compile(
+    r"#[ \t]+(0x[0-9a-fA-F]+)"
+    r"(?:[ \t]+([^\t]*?)\+0x[0-9a-fA-F]+[ \t]+([^\t]*):([0-9]{1,20}))?[ \t]*$"
+)
+_LABEL_PAIR = re.compile(r'("(?:[^"\\]|\\.)*")[ \t]*:[ \t]*("(?:[^"\\]|\\.)*")')
 
 
 def sniff(head: bytes) -> bool:
-    return _TOTAL.search(head) is not None
+    return _SNIFF.search(head) is not None
 
 
 def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
     text = data.decode("utf-8", errors="replace")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
     lines = text.split("\n")
+    ends_mid_line = bool(text) and not text.endswith("\n")
+    lines.pop()  # "" after the final newline, or the line that was cut (never trusted)
     warnings: list[str] = []
     tasks: list[Task] = []
     profile = "goroutine"
@@ -48,10 +64,11 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
     labels: tuple[tuple[str, str], ...] = ()
     in_record = False
 
-    def finish() -> None:
+    def finish(*flags: str) -> None:
         nonlocal in_record, frames, labels
         if in_record:
-            flags = (FLAG_LEAKED,) if profile == "goroutineleak" else ()
+            if profile == "goroutineleak":
+                flags = (FLAG_LEAKED, *flags)
             tasks.append(
                 Task(kind=GOROUTINE, frames=tuple(frames), count=count, labels=labels, flags=flags)
             )
@@ -59,60 +76,60 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
         frames = []
         labels = ()
 
-    for index, raw in enumerate(lines):
-        line = raw.rstrip("\r")
-        if not line.strip():
+    for line in lines:
+        if not line or line.isspace():
             finish()
             continue
-        if declared is None and " profile: total " in line:
-            m = _TOTAL.match(line.encode())
-            if m:
-                profile = m.group(1).decode()
-                declared = int(m.group(2))
-                continue
+        first = line[0]
+        if first == "#":
+            if in_record:
+                if line.startswith("# labels: "):
+                    labels = _labels(line[len("# labels: ") :].strip())
+                    continue
+                fm = _FRAME.match(line)
+                if fm is not None:
+                    func = fm.group(2)
+                    key = (func, fm.group(3), int(fm.group(4))) if func else (fm.group(1), "", 0)
+                    frame = interned.get(key)
+                    if frame is None:
+                        frame = interned[key] = Frame(*key)
+                    frames.append(frame)
+                    continue
+            skipped += 1
+            continue
         rm = _RECORD.match(line)
-        if rm:
+        if rm is not None:
             finish()
             in_record = True
             count = int(rm.group(1))
             continue
-        if in_record and line.startswith("# labels: "):
-            labels = _labels(line[len("# labels: ") :])
-            continue
-        if in_record and line.startswith("#"):
-            fm = _FRAME.match(line)
-            if fm:
-                key = (fm.group(1), fm.group(2), int(fm.group(3)))
-                frame = interned.get(key)
-                if frame is None:
-                    frame = interned[key] = Frame(*key)
-                frames.append(frame)
+        if declared is None and " profile: total " in line:
+            tm = _TOTAL.match(line)
+            if tm is not None:
+                profile = tm.group(1)
+                declared = int(tm.group(2))
                 continue
-            if index == len(lines) - 1:
-                continue  # cut mid-line at the end
         skipped += 1
-    finish()
 
     truncated = False
+    if ends_mid_line or in_record:
+        truncated = True
+        finish(FLAG_PARTIAL)
+        if ends_mid_line:
+            warnings.append(f"{origin}:{len(lines) + 1}: the input ends in the middle of a line")
+        else:
+            warnings.append(
+                f"{origin}:{len(lines)}: the last record is not closed by its blank line: "
+                "the input may have been cut"
+            )
     total = sum(t.count for t in tasks)
     if declared is not None and total != declared:
-        truncated = total < declared
+        if total < declared:
+            truncated = True
         warnings.append(
             f"{origin}: the profile says total {declared} but its records add up to {total}"
-            + (" (cut short?)" if truncated else "")
+            + (" (cut short?)" if total < declared else "")
         )
-    if text and not text.endswith("\n"):
-        truncated = True
-        warnings.append(f"{origin}:{len(lines)}: the input ends in the middle of a line")
-        if tasks:
-            last = tasks[-1]
-            tasks[-1] = Task(
-                kind=last.kind,
-                frames=last.frames,
-                count=last.count,
-                labels=last.labels,
-                flags=(*last.flags, FLAG_PARTIAL),
-            )
     warnings.append(
         f"{origin}: debug=1 profiles have no goroutine ids, states or creation sites: grouped "
         "by entry function, survivors unknown"
@@ -132,10 +149,10 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
 
 
 def _labels(text: str) -> tuple[tuple[str, str], ...]:
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return (("", text),)
-    if not isinstance(value, dict):
-        return (("", text),)
-    return tuple((str(k), str(v)) for k, v in value.items())
+    """``{"handler":"/api/v1/items", "tenant":"acme"}``: Go %q strings, so not always JSON."""
+    if text == "{}":
+        return ()
+    pairs = tuple(
+        (go_unquote(m.group(1)), go_unquote(m.group(2))) for m in _LABEL_PAIR.finditer(text)
+    )
+    return pairs or (("", text),)
