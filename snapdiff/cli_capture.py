@@ -16,7 +16,7 @@ from snapdiff.capture.series import Event, Target, parse_target, run_series, sav
 from snapdiff.cli import _stderr, _warn, app, handle_errors, parse_duration
 from snapdiff.errors import CaptureError, InputError, UsageError
 from snapdiff.model import Snapshot
-from snapdiff.render.common import clean
+from snapdiff.render.common import clean, kind_plural
 
 DEFAULT_MAX_BYTES = 256 << 20
 
@@ -116,6 +116,9 @@ class Capturer:
     def snapshots(self) -> list[tuple[Snapshot, Captured]]:
         out = []
         for captured in self.raw():
+            for name, value in captured.details:
+                if name == "skipped_processes":
+                    _warn(f"{captured.origin}: skipped {value}")
             try:
                 snap = to_snapshot(captured, keep_locals=self.locals)
             except InputError as exc:
@@ -125,9 +128,13 @@ class Capturer:
         return out
 
 
-def _describe(snap: Snapshot) -> str:
+def _kind(snap: Snapshot) -> str:
     kinds = {t.kind for t in snap.tasks}
-    kind = (kinds.pop() + "s") if len(kinds) == 1 else "tasks"
+    return kind_plural(kinds.pop(), 2) if len(kinds) == 1 else "tasks"
+
+
+def _describe(snap: Snapshot) -> str:
+    kind = _kind(snap)
     took = dict(snap.source.capture).get("duration_seconds", "?")
     return f"{snap.total:,} {kind} in {took}s from {clean(snap.source.origin, 300)}"
 
@@ -154,8 +161,9 @@ class Progress:
             line = Text(f"[{e.index}{planned}] failed: {clean(e.error, 500)}", style="red")
         else:
             delta = (total or 0) - (self.first or 0)
+            kind = _kind(e.snapshot) if e.snapshot else "tasks"
             line = Text(
-                f"[{e.index}{planned}] {total:,} tasks ({delta:+,} since the first) -> "
+                f"[{e.index}{planned}] {total:,} {kind} ({delta:+,} since the first) -> "
                 f"{clean(e.path or '', 300)}"
             )
         if e.next_in is not None:
