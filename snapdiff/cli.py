@@ -277,6 +277,14 @@ def diff_cmd(
             help="Exit 5 when a suspect site grew by at least N tasks.",
         ),
     ] = None,
+    fail_on_rate: Annotated[
+        float | None,
+        typer.Option(
+            "--fail-on-rate",
+            min=0.0,
+            help="Exit 5 when a suspect site grew by at least R tasks per minute.",
+        ),
+    ] = None,
     color: ColorOpt = Color.auto,
     quiet: QuietOpt = False,
 ) -> None:
@@ -300,6 +308,8 @@ def diff_cmd(
             snap_b = _load(before, source, quiet)
             snap_a = _load(after, source, quiet)
         result = diff(snap_b, snap_a, group_by, elapsed_seconds=seconds)
+        if fail_on_rate is not None and result.elapsed_seconds is None:
+            raise UsageError("--fail-on-rate needs the time between the dumps: pass --elapsed")
         for warning in result.warnings:
             _warn(warning)
         _emit(
@@ -312,6 +322,24 @@ def diff_cmd(
             lambda: json_render.render_diff(result),
         )
         _gate(result, fail_on_growth)
+        _rate_gate(result, fail_on_rate)
+
+
+def _rate_gate(result: DiffResult, per_minute: float | None) -> None:
+    if per_minute is None:
+        return
+    over = [
+        g
+        for g in result.groups
+        if g.suspect and g.rate_per_minute is not None and g.rate_per_minute >= per_minute
+    ]
+    if over:
+        names = ", ".join(
+            f"{clean(g.key.function, 200)} ({g.rate_per_minute or 0:+.1f}/min)" for g in over[:5]
+        )
+        message = f"{len(over)} suspect site(s) grew by {per_minute:g}/min or more: {names}"
+        _stderr().print(Text("snapdiff: " + message))
+        raise typer.Exit(int(ExitCode.THRESHOLD))
 
 
 def _gate(result: DiffResult, threshold: int | None) -> None:
@@ -444,4 +472,5 @@ def main() -> None:
 
 
 # Commands defined in their own modules register themselves on ``app`` when imported.
+import snapdiff.cli_trend  # noqa: E402, F401
 from snapdiff import cli_capture  # noqa: E402, F401

@@ -98,12 +98,12 @@ class Capturer:
                 subprocesses=self.subprocesses,
                 timeout=self.timeout,
             )
-        from snapdiff.capture.http import capture_url, normalise_url
+        from snapdiff.capture.http import capture_base
 
-        url = normalise_url(self.target.url or "", debug=self.debug)
         return [
-            capture_url(
-                url,
+            capture_base(
+                self.target.url or "",
+                debug=self.debug,
                 headers=self.headers,
                 token=self.token,
                 connect_timeout=self.connect_timeout,

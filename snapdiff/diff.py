@@ -24,9 +24,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 
 from snapdiff.group import GroupBy, GroupKey, entry_frame, group, site_key
-from snapdiff.model import FLAG_LEAKED, GOROUTINE, Frame, Snapshot, SourceInfo, Task
+from snapdiff.model import ASYNCIO_TASK, FLAG_LEAKED, GOROUTINE, Frame, Snapshot, SourceInfo, Task
+
+_KIND = attrgetter("kind")
+_FRAMES = attrgetter("frames")
+_COUNT = attrgetter("count")
 
 # A grown group is a leak when at least this share of its earlier tasks is still alive.
 SURVIVAL_FOR_LEAK = 0.5
@@ -37,6 +42,9 @@ EARLY_BORN_FOR_LEAK = 0.25
 GROWTH_WITHOUT_IDS = 10
 GROWTH_WITHOUT_IDS_RATIO = 0.5
 MIN_NEW_SITE = 3
+# Kinds whose ids count up with every creation and are never reused: Go goroutines, and the
+# asyncio tasks numbered by snapdiff's probe.
+ID_CLOCKS = frozenset({GOROUTINE, ASYNCIO_TASK})
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,13 +146,28 @@ def _max_wait(tasks: Sequence[Task]) -> int | None:
     return max(waits) if waits else None
 
 
+def _by_stack(tasks: Sequence[Task]) -> list[tuple[Task, int]]:
+    """One task per distinct (kind, stack object) with the count of its tasks, first seen
+    first. Readers share one stack tuple between the tasks of a stack: this pass counts
+    identities at C speed where hashing each stack would cost a call per frame."""
+    keys = list(zip(map(_KIND, tasks), map(id, map(_FRAMES, tasks)), strict=True))
+    some = dict(zip(keys, tasks, strict=True))  # any task of a key has its kind and stack
+    if sum(map(_COUNT, tasks)) == len(tasks):  # every count is 1 (counts are positive)
+        counts = Counter(keys)
+    else:
+        counts = Counter()
+        for key, t in zip(keys, tasks, strict=True):
+            counts[key] += t.count
+    return [(some[key], n) for key, n in counts.items()]
+
+
 def _representative(tasks: Sequence[Task]) -> tuple[Frame, ...]:
     """The most common stack of the group (the first seen among equals)."""
     if not tasks:
         return ()
     counts: Counter[tuple[Frame, ...]] = Counter()
-    for t in tasks:
-        counts[t.frames] += t.count
+    for t, n in _by_stack(tasks):
+        counts[t.frames] += n
     return counts.most_common(1)[0][0]
 
 
@@ -152,9 +175,10 @@ def _labels(tasks: Sequence[Task]) -> tuple[tuple[str, str], ...]:
     """Labels every task of the group shares."""
     if not tasks:
         return ()
+    distinct = {id(t.labels): t.labels for t in tasks}
     common = set(tasks[0].labels)
-    for t in tasks[1:]:
-        common &= set(t.labels)
+    for labels in distinct.values():
+        common &= set(labels)
         if not common:
             break
     return tuple(sorted(common))
@@ -162,9 +186,9 @@ def _labels(tasks: Sequence[Task]) -> tuple[tuple[str, str], ...]:
 
 def _entry_function(tasks: Sequence[Task]) -> str:
     counts: Counter[str] = Counter()
-    for t in tasks:
+    for t, n in _by_stack(tasks):
         entry = entry_frame(t)
-        counts[entry.function if entry else ""] += t.count
+        counts[entry.function if entry else ""] += n
     return counts.most_common(1)[0][0] if counts else ""
 
 
@@ -207,7 +231,7 @@ def show(snapshot: Snapshot, by: GroupBy = GroupBy.SITE) -> ShowResult:
     return ShowResult(meta(snapshot, len(groups)), by.value, tuple(summaries))
 
 
-def _identity(task: Task) -> tuple[object, ...]:
+def identity(task: Task) -> tuple[object, ...]:
     if task.kind == GOROUTINE:
         return (task.id,)
     return (task.id, task.name)
@@ -241,8 +265,8 @@ def comparable(before: Snapshot, after: Snapshot) -> tuple[bool, list[str]]:
             f"{after.source.pid}): survivors are not counted"
         )
         return False, notes
-    goroutines = any(t.kind == GOROUTINE for t in after.tasks)
-    if goroutines:
+    clocked = any(t.kind == GOROUTINE for t in after.tasks)
+    if clocked:
         b_max, a_max = before.max_id, after.max_id
         if b_max is not None and a_max is not None and a_max < b_max:
             notes.append(
@@ -253,12 +277,23 @@ def comparable(before: Snapshot, after: Snapshot) -> tuple[bool, list[str]]:
     return True, notes
 
 
-def _nothing_survived(before: Snapshot, after: Snapshot, at_least: int = 5) -> bool:
+def _midpoints(before: Snapshot, after: Snapshot) -> dict[str, float]:
+    """Per kind with an id clock, the id born halfway between the two captures."""
+    out: dict[str, float] = {}
+    for kind in ID_CLOCKS:
+        ids_b = [t.id for t in before.tasks if t.kind == kind and t.id is not None]
+        ids_a = [t.id for t in after.tasks if t.kind == kind and t.id is not None]
+        if ids_b and ids_a and max(ids_a) > max(ids_b):
+            out[kind] = max(ids_b) + (max(ids_a) - max(ids_b)) / 2
+    return out
+
+
+def nothing_survived(before: Snapshot, after: Snapshot, at_least: int = 5) -> bool:
     """A live process keeps some tasks (Go's main goroutine, Python's main thread) for good."""
     if before.total < at_least or after.total < at_least:
         return False
-    ids_b = {_identity(t) for t in before.tasks}
-    return not any(_identity(t) in ids_b for t in after.tasks)
+    ids_b = {identity(t) for t in before.tasks}
+    return not any(identity(t) in ids_b for t in after.tasks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,7 +400,7 @@ def diff(
             f"the snapshots are of different formats ({before.source.format} and "
             f"{after.source.format}): sites may not match; compare dumps of the same kind"
         )
-    if ids_ok and _nothing_survived(before, after):
+    if ids_ok and nothing_survived(before, after):
         ids_ok = False
         warnings.append(
             "not one task of the first snapshot is in the second: the process restarted in "
@@ -376,10 +411,7 @@ def diff(
     groups_a = group(after.tasks, by)
     keys = list(groups_a) + [k for k in groups_b if k not in groups_a]
 
-    b_max, a_max = before.max_id, after.max_id
-    midpoint: float | None = None
-    if ids_ok and b_max is not None and a_max is not None and a_max > b_max:
-        midpoint = b_max + (a_max - b_max) / 2
+    midpoints = _midpoints(before, after) if ids_ok else {}
 
     results: list[GroupDiff] = []
     for key in keys:
@@ -389,10 +421,11 @@ def diff(
         na = sum(t.count for t in ta)
         survivors: int | None = None
         if ids_ok:
-            ids_b = {_identity(t) for t in tb}
-            survivors = sum(1 for t in ta if _identity(t) in ids_b)
+            ids_b = {identity(t) for t in tb}
+            survivors = sum(1 for t in ta if identity(t) in ids_b)
         early: float | None = None
-        if ids_ok and nb == 0 and na and midpoint is not None and key.kind == GOROUTINE:
+        midpoint = midpoints.get(key.kind)
+        if nb == 0 and na and midpoint is not None:
             early = sum(1 for t in ta if t.id is not None and t.id <= midpoint) / len(ta)
         shown = ta or tb
         summary = summarise(key, shown)

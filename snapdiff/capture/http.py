@@ -36,6 +36,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 from snapdiff import __version__, sources
@@ -123,6 +124,50 @@ def _without_userinfo(url: str) -> str:
     if "@" not in parts.netloc:
         return url
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+class HTTPStatusError(CaptureError):
+    """The server answered with an error status (kept for callers that try another path)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+PROBE_PATH = "/debug/snapdiff"
+
+
+def is_bare_base(url: str) -> bool:
+    """``http://host:port`` or ``host:port/``: no path said what to fetch."""
+    text = url.strip()
+    if "://" not in text:
+        text = "http://" + text
+    parts = urlsplit(text)
+    return parts.path in ("", "/") and not parts.query
+
+
+def capture_base(url: str, *, debug: int | None = None, **options: Any) -> Captured:
+    """Capture what a URL names; a bare base means Go's goroutine profile, or, on a server
+    without net/http/pprof (404), the document of a snapdiff probe at ``/debug/snapdiff``."""
+    target = normalise_url(url, debug=debug)
+    try:
+        return capture_url(target, **options)
+    except HTTPStatusError as exc:
+        if exc.status != 404 or debug is not None or not is_bare_base(url):
+            raise
+    text = url.strip()
+    if "://" not in text:
+        text = "http://" + text
+    probe = text.rstrip("/") + PROBE_PATH
+    try:
+        return capture_url(probe, **options)
+    except HTTPStatusError as exc:
+        if exc.status != 404:
+            raise
+        raise CaptureError(
+            f"{_without_userinfo(text)}: neither Go's pprof (/debug/pprof/) nor a snapdiff probe "
+            f"({PROBE_PATH}) answers there; give the full URL of the debug endpoint"
+        ) from None
 
 
 def normalise_url(url: str, *, debug: int | None = None) -> str:
@@ -380,9 +425,10 @@ class _Fetch:
             text = text.replace(secret, "***")
         return text
 
-    def error(self, message: str) -> CaptureError:
+    def error(self, message: str, status: int | None = None) -> CaptureError:
         """The error to raise: one line, scrubbed of every credential."""
-        return CaptureError(" ".join(self.scrub(message).split()))
+        text = " ".join(self.scrub(message).split())
+        return HTTPStatusError(text, status) if status is not None else CaptureError(text)
 
     def left(self) -> float:
         return self.deadline - time.monotonic()
@@ -579,7 +625,8 @@ class _Fetch:
             return self.error(
                 f"HTTP 404 {phrase}: no {url.path} on {url.hostport}{quoted}; check the path"
                 " (for Go, net/http/pprof may not be registered on this port:"
-                ' import _ "net/http/pprof" and serve http.DefaultServeMux)'
+                ' import _ "net/http/pprof" and serve http.DefaultServeMux)',
+                status,
             )
         if status >= 500:
             return self.error(

@@ -12,7 +12,7 @@ from types import ModuleType
 
 from snapdiff.errors import UsageError
 from snapdiff.model import Snapshot
-from snapdiff.sources import go_debug1, go_text, pyspy_json, pyspy_text
+from snapdiff.sources import go_debug1, go_text, probe_json, pyspy_json, pyspy_text
 
 SNIFF_BYTES = 256 * 1024
 
@@ -33,7 +33,7 @@ def _from_module(module: ModuleType) -> Source:
 # anything, so the Go full-stack reader, whose header pattern is precise, comes after the JSON
 # readers and the aggregated profile (whose "profile: total" line is unambiguous).
 SOURCES: dict[str, Source] = {
-    s.name: s for s in map(_from_module, (pyspy_json, go_debug1, go_text, pyspy_text))
+    s.name: s for s in map(_from_module, (pyspy_json, go_debug1, probe_json, go_text, pyspy_text))
 }
 
 

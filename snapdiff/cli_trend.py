@@ -1,0 +1,382 @@
+"""``snapdiff trend`` and ``snapdiff watch``: the CLI over :mod:`snapdiff.trend`."""
+
+from __future__ import annotations
+
+import glob
+import os
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.live import Live
+from rich.text import Text
+
+from snapdiff import inputs
+from snapdiff.capture.series import parse_target, save
+from snapdiff.cli import (
+    Color,
+    ColorOpt,
+    ForceOpt,
+    Format,
+    FormatOpt,
+    GroupByOpt,
+    OutputOpt,
+    QuietOpt,
+    SourceOpt,
+    _emit,
+    _stderr,
+    _warn,
+    app,
+    handle_errors,
+    parse_duration,
+)
+from snapdiff.cli_capture import DEFAULT_MAX_BYTES, Capturer, _token
+from snapdiff.errors import CaptureError, ExitCode, UsageError
+from snapdiff.group import GroupBy
+from snapdiff.model import Snapshot
+from snapdiff.output import write_bytes
+from snapdiff.render import trend_json, trend_markdown, trend_text
+from snapdiff.render.common import clean
+from snapdiff.trend import SiteTrend, TrendResult, growth_over, rate_over, trend
+
+# Files a folder given to 'trend' is read for (sorted by name); raw captures saved beside
+# snapshots (.raw.gz) are left out, they hold the same dump again.
+DUMP_SUFFIXES = (".json", ".json.gz", ".txt", ".txt.gz", ".log", ".log.gz")
+WATCH_WINDOW = 60
+
+FailOnGrowthOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--fail-on-growth",
+        min=1,
+        help="Exit 5 when a suspect site grew by at least N tasks (first to last snapshot).",
+    ),
+]
+FailOnRateOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--fail-on-rate",
+        min=0.0,
+        help="Exit 5 when a suspect site grows by at least R tasks per minute.",
+    ),
+]
+PlotOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--plot",
+        metavar="FILE",
+        help="Also draw the counts over time of the top sites into FILE (.png or .svg); needs "
+        "the plot extra: pip install 'snapdiff[plot]'.",
+    ),
+]
+
+
+def expand(paths: Sequence[str]) -> list[str]:
+    """Files, folders (their dump files, by name) and globs -> files, in the given order."""
+    out: list[str] = []
+    for path in paths:
+        p = Path(path)
+        if path != "-" and p.is_dir():
+            found = sorted(
+                str(f)
+                for f in p.iterdir()
+                if f.is_file() and not f.name.startswith(".") and f.name.endswith(DUMP_SUFFIXES)
+            )
+            if not found:
+                raise UsageError(f"{path}: no dumps or snapshots in this folder")
+            out.extend(found)
+        elif path != "-" and not p.exists() and any(c in path for c in "*?["):
+            found = sorted(f for f in glob.glob(path) if Path(f).is_file())
+            if not found:
+                raise UsageError(f"{path}: no file matches")
+            out.extend(found)
+        else:
+            out.append(path)
+    if out.count("-") > 1:
+        raise UsageError("only one input can be '-' (stdin)")
+    return out
+
+
+def _load_all(files: Sequence[str], source: str | None, quiet: bool) -> list[Snapshot]:
+    snaps = []
+    for f in files:
+        snap = inputs.load(f, source)
+        for warning in snap.warnings:
+            _warn(warning)
+        snaps.append(snap)
+    if not quiet:
+        total = sum(s.total for s in snaps)
+        formats = ", ".join(sorted({s.source.format for s in snaps}))
+        _stderr().print(
+            Text(f"read {len(snaps)} snapshots ({formats}), {total:,} tasks in all"), style="dim"
+        )
+    return snaps
+
+
+def crossed(
+    result: TrendResult, growth: int | None, rate: float | None
+) -> tuple[list[SiteTrend], str]:
+    """Suspect sites over a --fail-on line, and the message that says so."""
+    if growth is not None:
+        over = growth_over(result, growth)
+        if over:
+            names = ", ".join(f"{clean(g.key.function, 200)} (+{g.delta:,})" for g in over[:5])
+            return over, f"{len(over)} suspect site(s) grew by {growth:,} or more: {names}"
+    if rate is not None:
+        over = rate_over(result, rate)
+        if over:
+            names = ", ".join(
+                f"{clean(g.key.function, 200)} ({g.slope_per_minute or 0:+.1f}/min)"
+                for g in over[:5]
+            )
+            return over, f"{len(over)} suspect site(s) grow by {rate:g}/min or more: {names}"
+    return [], ""
+
+
+def _check_rate_gate(result: TrendResult, rate: float | None) -> None:
+    if rate is not None and result.offsets_seconds is None:
+        raise UsageError(
+            "--fail-on-rate needs times: the snapshots carry no capture time; pass --every"
+        )
+
+
+def _report(
+    result: TrendResult,
+    fmt: Format,
+    output: str | None,
+    force: bool,
+    color: Color,
+    plot: str | None,
+) -> None:
+    if plot is not None:
+        from snapdiff.render import trend_plot
+
+        data = trend_plot.render_plot(result, trend_plot.plot_format(plot))
+        write_bytes(plot, data, force=force)
+    _emit(
+        fmt,
+        output,
+        force,
+        color,
+        lambda console: trend_text.render_trend(result, console),
+        lambda: trend_markdown.render_trend(result),
+        lambda: trend_json.render_trend(result),
+    )
+
+
+@app.command("trend")
+def trend_cmd(
+    snapshots: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="SNAPSHOT...",
+            help="Dumps or snapshot files, folders of them, or globs; two or more.",
+        ),
+    ],
+    group_by: GroupByOpt = GroupBy.SITE,
+    fmt: FormatOpt = Format.text,
+    output: OutputOpt = None,
+    force: ForceOpt = False,
+    source: SourceOpt = None,
+    every: Annotated[
+        str | None,
+        typer.Option(
+            "--every",
+            metavar="DURATION",
+            help="Time between the snapshots, for dumps without capture times (keeps the "
+            "given order).",
+        ),
+    ] = None,
+    plot: PlotOpt = None,
+    fail_on_growth: FailOnGrowthOpt = None,
+    fail_on_rate: FailOnRateOpt = None,
+    color: ColorOpt = Color.auto,
+    quiet: QuietOpt = False,
+) -> None:
+    """Judge a series of snapshots of one service: which sites keep accumulating tasks.
+
+    Per site: the count in every snapshot, the growth per minute (a robust slope), how steadily
+    it grew, the tasks that lived through the whole series, and a verdict.
+    """
+    with handle_errors():
+        if plot is not None:
+            from snapdiff.render.trend_plot import plot_format
+
+            plot_format(plot)
+        seconds = parse_duration(every) if every is not None else None
+        files = expand(snapshots)
+        if len(files) < 2:
+            raise UsageError(f"a trend needs two or more snapshots, got {len(files)}")
+        result = trend(_load_all(files, source, quiet), group_by, every_seconds=seconds)
+        _check_rate_gate(result, fail_on_rate)
+        for warning in result.warnings:
+            _warn(warning)
+        _report(result, fmt, output, force, color, plot)
+        over, message = crossed(result, fail_on_growth, fail_on_rate)
+        if over:
+            _stderr().print(Text("snapdiff: " + message))
+            raise typer.Exit(int(ExitCode.THRESHOLD))
+
+
+def _capturer(target: str, timeout: float) -> Capturer:
+    return Capturer(
+        parse_target(target, None),
+        py_spy=None,
+        nonblocking=False,
+        native=False,
+        locals_=False,
+        subprocesses=False,
+        debug=None,
+        headers=[],
+        token=_token("SNAPDIFF_TOKEN" if os.environ.get("SNAPDIFF_TOKEN") else None, None),
+        connect_timeout=min(5.0, timeout),
+        timeout=timeout,
+        max_bytes=DEFAULT_MAX_BYTES,
+        allow_other_hosts=False,
+    )
+
+
+def _status(n: int, folder: str, every: float, note: str = "") -> str:
+    """Two lines: progress and what Ctrl-C does; where the snapshots go (and a failure)."""
+    now = datetime.now(UTC).strftime("%H:%M:%S")
+    return (
+        f"snapdiff watch: {n} snapshot{'' if n == 1 else 's'}, every {every:g}s, last {now} UTC; "
+        f"Ctrl-C ends with a report\nsaved in {folder}{note}"
+    )
+
+
+@app.command("watch")
+def watch_cmd(
+    target: Annotated[
+        str, typer.Argument(help="A URL (Go pprof base, or a JSON debug endpoint) or a pid.")
+    ],
+    every: Annotated[
+        str, typer.Option("--every", metavar="DURATION", help="Time between captures.")
+    ] = "10s",
+    save_to: Annotated[
+        str,
+        typer.Option("--save", metavar="FOLDER", help="Where every snapshot is saved."),
+    ] = ".",
+    count: Annotated[
+        int | None, typer.Option("--count", min=2, help="Stop after N captures.")
+    ] = None,
+    for_: Annotated[
+        str | None, typer.Option("--for", metavar="DURATION", help="Stop after this long.")
+    ] = None,
+    window: Annotated[
+        int,
+        typer.Option("--window", min=2, help="Judge the last N snapshots (all are saved)."),
+    ] = WATCH_WINDOW,
+    top: Annotated[int, typer.Option("--top", min=1, help="Rows in the live table.")] = 12,
+    timeout: Annotated[
+        str, typer.Option("--timeout", help="Time for one capture (HTTP transfer, py-spy).")
+    ] = "30s",
+    group_by: GroupByOpt = GroupBy.SITE,
+    fmt: FormatOpt = Format.text,
+    output: OutputOpt = None,
+    force: ForceOpt = False,
+    plot: PlotOpt = None,
+    fail_on_growth: FailOnGrowthOpt = None,
+    fail_on_rate: FailOnRateOpt = None,
+    color: ColorOpt = Color.auto,
+    quiet: QuietOpt = False,
+) -> None:
+    """Capture TARGET every --every and show the top sites live: counts, sparklines, verdicts.
+
+    Every snapshot is saved into --save. Ctrl-C (or --count, --for, or a --fail-on line being
+    crossed) ends it with a trend report of the last --window snapshots; Ctrl-C exits 130.
+    """
+    with handle_errors():
+        step = parse_duration(every)
+        limit = parse_duration(for_) if for_ is not None else None
+        if plot is not None:
+            from snapdiff.render.trend_plot import plot_format
+
+            plot_format(plot)
+        capturer = _capturer(target, parse_duration(timeout))
+        folder = save_to if save_to.endswith(("/", os.sep)) else save_to + os.sep
+        console = _stderr()
+        live_ok = console.is_terminal and not quiet
+        snaps: list[Snapshot] = []
+        saved = 0
+        result: TrendResult | None = None
+        failures: list[str] = []
+        interrupted = False
+        message = ""
+        live = Live(console=console, transient=True, auto_refresh=False) if live_ok else None
+        start = time.monotonic()
+        k = 0
+        try:
+            if live is not None:
+                live.start()
+                live.update(trend_text.live_view(None, "snapdiff watch: first capture..."))
+                live.refresh()
+            while True:
+                try:
+                    snap = capturer.snapshots()[0][0]
+                except CaptureError as exc:
+                    if not snaps:
+                        raise
+                    failures.append(exc.message)
+                    note = f"; capture failed: {exc.message}"
+                else:
+                    save(snap, capturer.target, folder)
+                    saved += 1
+                    snaps = [*snaps, snap][-window:]
+                    note = ""
+                    if len(snaps) >= 2:
+                        result = trend(snaps, group_by)
+                status = _status(saved, clean(folder, 300), step, clean(note, 300))
+                if live is not None:
+                    live.update(trend_text.live_view(result, status, top, console.height))
+                    live.refresh()
+                elif not quiet:
+                    head = result.groups[0] if result is not None and result.groups else None
+                    extra = ""
+                    if head is not None:
+                        extra = f"; top: {clean(head.key.function, 200)} {head.series[-1]:,} "
+                        extra += f"({head.verdict})"
+                    line = f"snapdiff watch: {saved} snapshots saved in {folder}"
+                    console.print(Text(line + extra + clean(note, 300)))
+                if result is not None:
+                    over, message = crossed(result, fail_on_growth, fail_on_rate)
+                    if over:
+                        break
+                k += 1
+                if count is not None and k >= count:
+                    break
+                slot = start + k * step
+                now = time.monotonic()
+                while slot < now:  # a capture overran its slot: skip the missed ones
+                    slot += step
+                    k += 1
+                if limit is not None and slot - start > limit:
+                    break
+                time.sleep(slot - now)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            if live is not None:
+                live.stop()
+        if result is None:
+            if interrupted:
+                raise KeyboardInterrupt
+            raise UsageError("fewer than two snapshots were captured: nothing to report")
+        if not quiet:
+            console.print(
+                Text(
+                    f"snapdiff watch: {saved} snapshot{'' if saved == 1 else 's'} saved in "
+                    f"{clean(folder, 300)}"
+                    + (f"; {len(failures)} capture(s) failed" if failures else "")
+                )
+            )
+        _check_rate_gate(result, fail_on_rate)
+        _report(result, fmt, output, force, color, plot)
+        if interrupted:
+            raise typer.Exit(int(ExitCode.INTERRUPTED))
+        if message:
+            console.print(Text("snapdiff: " + message))
+            raise typer.Exit(int(ExitCode.THRESHOLD))

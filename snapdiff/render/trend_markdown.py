@@ -1,0 +1,101 @@
+"""Markdown of a trend for incident tickets: the verdict table, the series as a small table, and
+the stacks of the suspects. Escaping as in :mod:`snapdiff.render.markdown`."""
+
+from __future__ import annotations
+
+from snapdiff.render import common
+from snapdiff.render import trend_common as tc
+from snapdiff.render.markdown import _details, _group_name, _key_words, _states, code, text
+from snapdiff.trend import TrendResult
+
+SUSPECT_STACKS = 10
+SERIES_SITES = 10
+SERIES_COLUMNS = 12
+
+
+def render_trend(result: TrendResult) -> str:
+    suspects = result.suspects
+    n = len(suspects)
+    title = f"{n:,} suspect site{'' if n == 1 else 's'}" if suspects else "no suspect site"
+    out = [f"### snapdiff trend: {title}", ""]
+    summary = tc.head(result, "→")
+    if suspects:
+        top = suspects[0]
+        summary += (
+            f" Suspect: {_group_name(top.summary, prose=True)}{text(tc.suspect_tail(result, '→'))}"
+        )
+    else:
+        summary += " No site keeps accumulating tasks."
+    out += [summary, ""]
+
+    head = ["Verdict", _key_words(result.group_by).capitalize(), "Trend", "First", "Last", "Δ"]
+    align = ["---", "---", "---", "--:", "--:", "--:"]
+    head += [f"Per {tc.per(result)}", "Steadiness"]
+    align += ["--:", "--:"]
+    if result.ids_comparable:
+        head.append("Survivors")
+        align.append("--:")
+    if result.runtime_leaks:
+        head.append("Go: leaked")
+        align.append("--:")
+    head.append("States (last)")
+    align.append("---")
+    out.append("| " + " | ".join(head) + " |")
+    out.append("|" + "|".join(align) + "|")
+    for g in result.groups:
+        verdict = text(tc.verdict_text(g))
+        row = [
+            f"**{verdict}**" if g.suspect else verdict,
+            _group_name(g.summary),
+            tc.sparkline(g.series, 24),
+            f"{g.before:,}",
+            f"{g.after:,}",
+            common.signed(g.delta),
+            tc.slope_text(g),
+            tc.steadiness_text(g),
+        ]
+        if result.ids_comparable:
+            row.append(f"{g.survivors:,}" if g.survivors is not None else "?")
+        if result.runtime_leaks:
+            row.append(tc.runtime_leaked(g))
+        row.append(_states(g.summary))
+        out.append("| " + " | ".join(row) + " |")
+    out.append("")
+
+    cols = tc.pick(len(result.snapshots), SERIES_COLUMNS)
+    shown = result.groups[:SERIES_SITES]
+    out.append(f"Counts per snapshot (top {len(shown)} of {len(result.groups)} groups):")
+    out.append("")
+    out.append("| Group | " + " | ".join(tc.offset_text(result, i) for i in cols) + " |")
+    out.append("|---|" + "|".join("--:" for _ in cols) + "|")
+    for g in shown:
+        out.append(
+            f"| {_group_name(g.summary)} | " + " | ".join(f"{g.series[i]:,}" for i in cols) + " |"
+        )
+    out.append("")
+
+    for g in suspects[:SUSPECT_STACKS]:
+        details = _details(g.summary, g.after, stuck=True)
+        why = "Why: " + text("; ".join(g.reasons)) + "."
+        out += [details[0], "", why, "", *details[2:]]
+    if len(suspects) > SUSPECT_STACKS:
+        out += [f"Stacks of {len(suspects) - SUSPECT_STACKS} more suspect sites left out.", ""]
+
+    out.append(f"Snapshots, grouped by {_key_words(result.group_by)}:")
+    out.append("")
+    kind = tc.kind(result)
+    for i in tc.listed(len(result.snapshots)):
+        if i is None:
+            out.append("- ...")
+            continue
+        m = result.snapshots[i]
+        name = m.source.origin.replace("\\", "/").rsplit("/", 1)[-1] or m.source.origin
+        out.append(
+            f"- {text(tc.offset_text(result, i))}: {code(name, 200, table=False)}: "
+            f"{text(common.describe_input(m, kind))}"
+        )
+    out.append(f"- {text(tc.time_note(result))}")
+    if result.warnings:
+        out += ["", "Notes:", ""]
+        out.extend(f"- {text(n)}" for n in result.warnings)
+    return "\n".join(out) + "\n"

@@ -1,0 +1,130 @@
+"""The terminal report of a trend, and the live table of ``watch``. Dump text goes into
+``Text`` objects, never into markup; long names fold as in the diff report."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from snapdiff.render import common
+from snapdiff.render import trend_common as tc
+from snapdiff.render.common import clean
+from snapdiff.render.text import MIN_FOLD_WIDTH, Folded, _print, _site, _stack, _table
+from snapdiff.trend import SiteTrend, TrendResult
+
+SUSPECT_STACKS = 5
+SPARK_WIDTH = 24
+
+
+def _verdict(g: SiteTrend) -> Text:
+    style = "bold red" if g.suspect else ("yellow" if g.verdict in ("growing", "turnover") else "")
+    return Text(tc.verdict_text(g), style=style)
+
+
+def trend_table(result: TrendResult, limit: int | None = None, *, compact: bool = False) -> Table:
+    """Verdict, site, sparkline, first, last, slope, steadiness, survivors (and Go's marks).
+
+    ``compact``: one line per group (the live view of ``watch``, which must fit the screen).
+    """
+    table = _table()
+    table.add_column("verdict", min_width=7)
+    table.add_column(
+        common.KEY_WORDS.get(result.group_by, result.group_by), min_width=MIN_FOLD_WIDTH, ratio=1
+    )
+    table.add_column("series", no_wrap=True)
+    table.add_column("first", justify="right", no_wrap=True)
+    table.add_column("last", justify="right", no_wrap=True)
+    table.add_column(f"/{tc.per(result)}", justify="right", no_wrap=True)
+    table.add_column("steady", justify="right", no_wrap=True)
+    if result.ids_comparable:
+        table.add_column("surv.", justify="right", no_wrap=True)
+    if result.runtime_leaks:
+        table.add_column("Go leaked", justify="right", no_wrap=True)
+    groups = result.groups if limit is None else result.groups[:limit]
+    for g in groups:
+        row: list[RenderableType] = [
+            _verdict(g),
+            Text(tc.site_text(g), no_wrap=True, overflow="ellipsis")
+            if compact
+            else _site(g.summary),
+            Text(tc.sparkline(g.series, SPARK_WIDTH), style="red" if g.suspect else "cyan"),
+            f"{g.before:,}",
+            f"{g.after:,}",
+            Text(tc.slope_text(g), style="red" if g.suspect else ""),
+            tc.steadiness_text(g),
+        ]
+        if result.ids_comparable:
+            row.append(f"{g.survivors:,}" if g.survivors is not None else "?")
+        if result.runtime_leaks:
+            row.append(tc.runtime_leaked(g))
+        table.add_row(*row)
+    if limit is not None and len(result.groups) > limit:
+        table.add_row("", Text(f"... {len(result.groups) - limit} more groups", style="dim"))
+    return table
+
+
+def render_trend(result: TrendResult, console: Console, *, stacks: int = SUSPECT_STACKS) -> None:
+    kind = tc.kind(result)
+    _print(console, Folded([(tc.summary(result), "bold")], 1, hang=0))
+    _print(console)
+    _print(console, trend_table(result))
+    for g in result.suspects[:stacks]:
+        stuck = clean(g.states[0][0], 60) if g.states else "?"
+        _print(console)
+        _print(
+            console,
+            Folded(
+                [
+                    (
+                        f"suspect {clean(g.key.function, 300) or '(no stack)'}: "
+                        f"{' '.join(f'{c:,}' for c in g.series)} "
+                        f"{common.kind_plural(g.key.kind, 2)}, mostly in {stuck}",
+                        "bold",
+                    )
+                ],
+                1,
+            ),
+        )
+        lines = [("why: " + "; ".join(clean(r, 300) for r in g.reasons), "dim")]
+        if g.leaked:
+            lines.append(
+                (
+                    f"Go runtime: {g.leaked:,} of {g.after:,} marked (leaked) in the last snapshot",
+                    "",
+                )
+            )
+        if g.labels:
+            labels = ", ".join(f"{clean(k, 100)}={clean(v, 200)}" for k, v in g.labels)
+            lines.append(("labels: " + labels, ""))
+        _print(console, Folded(lines, 1))
+        _print(console, _stack(g.summary))
+    if len(result.suspects) > stacks:
+        _print(console, Text(f"(stacks of {len(result.suspects) - stacks} more suspects left out)"))
+    _print(console)
+    for i in tc.listed(len(result.snapshots)):
+        if i is None:
+            _print(console, Text(f"{'...':>8}", style="dim"))
+            continue
+        m = result.snapshots[i]
+        line = (
+            f"{tc.offset_text(result, i):>8}  {clean(m.source.origin, 300)} "
+            f"({common.describe_input(m, kind)})"
+        )
+        _print(console, Folded([(line, "")], 1, hang=10))
+    _print(console, Folded([(tc.time_note(result), "dim")], 1, hang=0))
+    for note in result.warnings:
+        _print(console, Folded([("note: " + clean(note, 500), "yellow")], 1, hang=6))
+
+
+def live_view(
+    result: TrendResult | None, status: str, limit: int = 12, height: int | None = None
+) -> RenderableType:
+    """What ``watch`` shows while it runs: a status line and the top groups, one line each,
+    as many as fit in ``height`` lines."""
+    head = Text(status, style="bold")
+    if result is None:
+        return Group(head, Text("waiting for a second snapshot...", style="dim"))
+    if height is not None:
+        limit = max(1, min(limit, height - 8))
+    return Group(head, Text(tc.summary(result)), Text(""), trend_table(result, limit, compact=True))
