@@ -146,6 +146,8 @@ class Progress:
         self.console = console
         self.quiet = quiet
         self.first: int | None = None
+        self.seen = 0
+        self.failures = 0
         self.live = console.is_terminal and not quiet
         self._status = None
         if self.live:
@@ -153,6 +155,9 @@ class Progress:
             self._status.start()
 
     def __call__(self, e: Event) -> None:
+        self.seen += 1
+        if e.error:
+            self.failures += 1
         total = e.snapshot.total if e.snapshot else None
         if total is not None and self.first is None:
             self.first = total
@@ -322,6 +327,12 @@ def capture_cmd(
             )
         finally:
             progress.stop()
+        if progress.failures:
+            # --keep-going went on; the exit status still says that not everything was captured.
+            raise CaptureError(
+                f"{progress.failures} of {progress.seen} captures failed; the other "
+                f"{progress.seen - progress.failures} are saved in {output or '.'}"
+            )
 
 
 def live_pair(target: str, wait: float, folder: str, quiet: bool) -> tuple[Snapshot, Snapshot]:
