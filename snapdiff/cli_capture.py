@@ -58,18 +58,18 @@ class Capturer:
         self,
         target: Target,
         *,
-        py_spy: str | None,
-        nonblocking: bool,
-        native: bool,
-        locals_: bool,
-        subprocesses: bool,
-        debug: int | None,
-        headers: list[tuple[str, str]],
-        token: str | None,
-        connect_timeout: float,
-        timeout: float,
-        max_bytes: int,
-        allow_other_hosts: bool,
+        py_spy: str | None = None,
+        nonblocking: bool = False,
+        native: bool = False,
+        locals_: bool = False,
+        subprocesses: bool = False,
+        debug: int | None = None,
+        headers: list[tuple[str, str]] | None = None,
+        token: str | None = None,
+        connect_timeout: float = 5.0,
+        timeout: float = 60.0,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        allow_other_hosts: bool = False,
     ) -> None:
         self.target = target
         self.py_spy = py_spy
@@ -78,12 +78,23 @@ class Capturer:
         self.locals = locals_
         self.subprocesses = subprocesses
         self.debug = debug
-        self.headers = headers
+        self.headers = headers or []
         self.token = token
         self.connect_timeout = connect_timeout
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.allow_other_hosts = allow_other_hosts
+
+    @classmethod
+    def plain(cls, target: str, timeout: float = 60.0) -> Capturer:
+        """Defaults for commands without capture options (diff --live, watch); a bearer
+        token, if any, from the SNAPDIFF_TOKEN environment variable."""
+        return cls(
+            parse_target(target, None),
+            token=os.environ.get("SNAPDIFF_TOKEN") or None,
+            connect_timeout=min(5.0, timeout),
+            timeout=timeout,
+        )
 
     def raw(self) -> list[Captured]:
         if self.target.pid is not None:
@@ -337,22 +348,8 @@ def capture_cmd(
 
 def live_pair(target: str, wait: float, folder: str, quiet: bool) -> tuple[Snapshot, Snapshot]:
     """Capture ``target`` now and ``wait`` seconds later; save both into ``folder``."""
-    tgt = parse_target(target, None)
-    capturer = Capturer(
-        tgt,
-        py_spy=None,
-        nonblocking=False,
-        native=False,
-        locals_=False,
-        subprocesses=False,
-        debug=None,
-        headers=[],
-        token=_token("SNAPDIFF_TOKEN" if os.environ.get("SNAPDIFF_TOKEN") else None, None),
-        connect_timeout=5.0,
-        timeout=60.0,
-        max_bytes=DEFAULT_MAX_BYTES,
-        allow_other_hosts=False,
-    )
+    capturer = Capturer.plain(target)
+    tgt = capturer.target
     console = _stderr()
     out = folder if folder.endswith(("/", os.sep)) else folder + os.sep
     pair: list[Snapshot] = []

@@ -15,7 +15,7 @@ from rich.live import Live
 from rich.text import Text
 
 from snapdiff import inputs
-from snapdiff.capture.series import parse_target, save
+from snapdiff.capture.series import save
 from snapdiff.cli import (
     Color,
     ColorOpt,
@@ -33,7 +33,7 @@ from snapdiff.cli import (
     handle_errors,
     parse_duration,
 )
-from snapdiff.cli_capture import DEFAULT_MAX_BYTES, Capturer, _token
+from snapdiff.cli_capture import Capturer
 from snapdiff.errors import CaptureError, ExitCode, UsageError
 from snapdiff.group import GroupBy
 from snapdiff.model import Snapshot
@@ -222,21 +222,7 @@ def trend_cmd(
 
 
 def _capturer(target: str, timeout: float) -> Capturer:
-    return Capturer(
-        parse_target(target, None),
-        py_spy=None,
-        nonblocking=False,
-        native=False,
-        locals_=False,
-        subprocesses=False,
-        debug=None,
-        headers=[],
-        token=_token("SNAPDIFF_TOKEN" if os.environ.get("SNAPDIFF_TOKEN") else None, None),
-        connect_timeout=min(5.0, timeout),
-        timeout=timeout,
-        max_bytes=DEFAULT_MAX_BYTES,
-        allow_other_hosts=False,
-    )
+    return Capturer.plain(target, timeout)
 
 
 def _status(n: int, folder: str, every: float, note: str = "") -> str:

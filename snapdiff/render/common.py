@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 from snapdiff.diff import DiffResult, GroupDiff, GroupSummary, SnapshotMeta
+from snapdiff.group import GroupKey
 from snapdiff.model import Frame
 
 MAX_TEXT = 2000
@@ -98,7 +99,11 @@ def detail(g: GroupDiff | GroupSummary) -> str:
 
 def site_text(g: GroupDiff) -> str:
     """The group's name: its site (or fallback) function and short location."""
-    key = g.key
+    return key_text(g.key)
+
+
+def key_text(key: GroupKey) -> str:
+    """A group key as one line of plain text: function, short location, name pattern."""
     text = clean(key.function, 300) or "(no stack)"
     loc = Frame(key.function, key.file, key.line).short_location()
     if loc:

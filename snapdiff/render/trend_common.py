@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from snapdiff.model import Frame
 from snapdiff.render import common
-from snapdiff.render.common import clean
 from snapdiff.trend import SiteTrend, TrendResult
 
 BLOCKS = "▁▂▃▄▅▆▇█"
@@ -73,14 +71,7 @@ def verdict_text(g: SiteTrend) -> str:
 
 
 def site_text(g: SiteTrend) -> str:
-    key = g.key
-    text = clean(key.function, 300) or "(no stack)"
-    loc = Frame(key.function, key.file, key.line).short_location()
-    if loc:
-        text += f" ({clean(loc, 200)})"
-    if key.name_pattern:
-        text += f" [{clean(key.name_pattern, 100)}]"
-    return text
+    return common.key_text(g.key)
 
 
 def span(result: TrendResult) -> str:
