@@ -29,7 +29,6 @@ from operator import attrgetter
 from snapdiff.group import GroupBy, GroupKey, entry_frame, group, site_key
 from snapdiff.model import ASYNCIO_TASK, FLAG_LEAKED, GOROUTINE, Frame, Snapshot, SourceInfo, Task
 
-_KIND = attrgetter("kind")
 _FRAMES = attrgetter("frames")
 _COUNT = attrgetter("count")
 
@@ -42,9 +41,15 @@ EARLY_BORN_FOR_LEAK = 0.25
 GROWTH_WITHOUT_IDS = 10
 GROWTH_WITHOUT_IDS_RATIO = 0.5
 MIN_NEW_SITE = 3
-# Kinds whose ids count up with every creation and are never reused: Go goroutines, and the
-# asyncio tasks numbered by snapdiff's probe.
-ID_CLOCKS = frozenset({GOROUTINE, ASYNCIO_TASK})
+# Ids that count up with every creation and are never reused, by (format, kind): Go goroutine
+# ids, and the asyncio task numbers of snapdiff's probe. (Other asyncio sources give object
+# addresses, which are reused and say nothing of age.)
+ID_CLOCKS = frozenset(
+    {
+        ("go-goroutine-text", GOROUTINE),
+        ("snapdiff-probe", ASYNCIO_TASK),
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,11 +152,14 @@ def _max_wait(tasks: Sequence[Task]) -> int | None:
 
 
 def _by_stack(tasks: Sequence[Task]) -> list[tuple[Task, int]]:
-    """One task per distinct (kind, stack object) with the count of its tasks, first seen
-    first. Readers share one stack tuple between the tasks of a stack: this pass counts
-    identities at C speed where hashing each stack would cost a call per frame."""
-    keys = list(zip(map(_KIND, tasks), map(id, map(_FRAMES, tasks)), strict=True))
-    some = dict(zip(keys, tasks, strict=True))  # any task of a key has its kind and stack
+    """One task per distinct stack object with the count of its tasks, first seen first.
+
+    The tasks are those of one group, so of one kind. Readers share one stack tuple between
+    the tasks of a stack: identities are counted at C speed where hashing each stack would
+    cost a call per frame.
+    """
+    keys = list(map(id, map(_FRAMES, tasks)))
+    some = dict(zip(keys, tasks, strict=True))  # any task of a key has its stack
     if sum(map(_COUNT, tasks)) == len(tasks):  # every count is 1 (counts are positive)
         counts = Counter(keys)
     else:
@@ -280,7 +288,9 @@ def comparable(before: Snapshot, after: Snapshot) -> tuple[bool, list[str]]:
 def _midpoints(before: Snapshot, after: Snapshot) -> dict[str, float]:
     """Per kind with an id clock, the id born halfway between the two captures."""
     out: dict[str, float] = {}
-    for kind in ID_CLOCKS:
+    for fmt, kind in ID_CLOCKS:
+        if before.source.format != fmt or after.source.format != fmt:
+            continue
         ids_b = [t.id for t in before.tasks if t.kind == kind and t.id is not None]
         ids_a = [t.id for t in after.tasks if t.kind == kind and t.id is not None]
         if ids_b and ids_a and max(ids_a) > max(ids_b):

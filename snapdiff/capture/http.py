@@ -3,9 +3,10 @@
 Standard library only. :func:`normalise_url` turns what a user types (``host:6060``, a pprof
 base) into the URL of the goroutine profile; :func:`capture_url` fetches a URL:
 
-- one GET, with a timeout on connecting (``connect_timeout``, which also bounds the TLS
-  handshake) and one on the whole exchange (``timeout``: connecting, redirects, headers and
-  body; a server that trickles a byte a second is cut off when it runs out);
+- one GET (a POST of a form for aiomonitor's ``/api/live-tasks``, which answers nothing else:
+  see :func:`request_for`), with a timeout on connecting (``connect_timeout``, which also
+  bounds the TLS handshake) and one on the whole exchange (``timeout``: connecting, redirects,
+  headers and body; a server that trickles a byte a second is cut off when it runs out);
 - up to 5 redirects on the same scheme, host and port; a redirect elsewhere is refused unless
   ``allow_other_hosts``, and then the credentials are not sent on;
 - at most ``max_bytes`` kept (after gzip is undone); reading stops at the cap;
@@ -135,6 +136,23 @@ class HTTPStatusError(CaptureError):
 
 
 PROBE_PATH = "/debug/snapdiff"
+# aiomonitor's web UI lists live tasks only in answer to a POST of a form (filter, persistent).
+AIOMONITOR_LIVE_TASKS = "/api/live-tasks"
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+def request_for(target: str) -> tuple[str, bytes]:
+    """(method, body) for a request target (path and query).
+
+    ``GET`` with no body, except for a path ending in ``/api/live-tasks`` (aiomonitor's live-task
+    list, which answers GET with 405): ``POST`` of a form, empty (aiomonitor's defaults: no
+    filter, every task) or the URL's query as the form (``?filter=watch&persistent=false``:
+    aiomonitor reads the form of a POST, never the query).
+    """
+    path, _, query = target.partition("?")
+    if path.rstrip("/").endswith(AIOMONITOR_LIVE_TASKS):
+        return "POST", query.encode("ascii", "replace")
+    return "GET", b""
 
 
 def is_bare_base(url: str) -> bool:
@@ -227,7 +245,8 @@ def capture_url(
     follow_redirects: bool = True,
     allow_other_hosts: bool = False,
 ) -> Captured:
-    """GET ``url`` (as given: see :func:`normalise_url`) and return the body as received.
+    """GET ``url`` (as given: see :func:`normalise_url`) and return the body as received;
+    a URL whose path ends in ``/api/live-tasks`` is POSTed a form instead (:func:`request_for`).
 
     ``token`` is sent as ``Authorization: Bearer ...``. ``details`` records ``http_status``,
     ``bytes`` (kept), ``content_type``, ``url`` (the final URL, after redirects), and when they
@@ -527,10 +546,17 @@ class _Fetch:
         conn.sock = sock  # connected above, with our own errors
         names = {n.lower() for n, _ in headers}
         try:
-            conn.putrequest("GET", url.target, skip_host="host" in names, skip_accept_encoding=True)
+            method, body = request_for(url.target)
+            conn.putrequest(
+                method, url.target, skip_host="host" in names, skip_accept_encoding=True
+            )
             for name, value in headers:
                 conn.putheader(name, value)
-            conn.endheaders()
+            if method == "POST":
+                if "content-type" not in names:
+                    conn.putheader("Content-Type", FORM_TYPE)
+                conn.putheader("Content-Length", str(len(body)))
+            conn.endheaders(body or None)
         except http.client.InvalidURL:
             raise self.error(
                 f"{url.public}: the path holds characters that cannot be sent"

@@ -12,7 +12,15 @@ from types import ModuleType
 
 from snapdiff.errors import UsageError
 from snapdiff.model import Snapshot
-from snapdiff.sources import go_debug1, go_text, probe_json, pyspy_json, pyspy_text
+from snapdiff.sources import (
+    aiomonitor_json,
+    go_debug1,
+    go_text,
+    probe_json,
+    pyspy_asyncio_json,
+    pyspy_json,
+    pyspy_text,
+)
 
 SNIFF_BYTES = 256 * 1024
 
@@ -31,9 +39,23 @@ def _from_module(module: ModuleType) -> Source:
 
 # Order matters: the most specific sniff first. A SIGQUIT dump may hold log lines that look like
 # anything, so the Go full-stack reader, whose header pattern is precise, comes after the JSON
-# readers and the aggregated profile (whose "profile: total" line is unambiguous).
+# readers and the aggregated profile (whose "profile: total" line is unambiguous). The asyncio
+# JSON readers want an object whose first key is theirs ("tasks" with aiomonitor's task keys,
+# "asyncio_tasks"), so they cannot take the probe's document or a py-spy array.
 SOURCES: dict[str, Source] = {
-    s.name: s for s in map(_from_module, (pyspy_json, go_debug1, probe_json, go_text, pyspy_text))
+    s.name: s
+    for s in map(
+        _from_module,
+        (
+            pyspy_json,
+            go_debug1,
+            probe_json,
+            aiomonitor_json,
+            pyspy_asyncio_json,
+            go_text,
+            pyspy_text,
+        ),
+    )
 }
 
 
