@@ -6,8 +6,11 @@ import gzip
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -388,3 +391,55 @@ def test_full_disk_on_stdout_is_an_error_not_a_bug(fmt: str) -> None:
         )
     assert proc.returncode == 3
     assert_error(proc.stderr, "standard output", "No space left")
+
+
+def _as_nobody(*args: str) -> subprocess.CompletedProcess[bytes]:
+    """Run snapdiff as an unprivileged user: root reads and writes everything."""
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        pytest.skip("needs root and setpriv to run as another user")
+    return subprocess.run(
+        [
+            setpriv,
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            sys.executable,
+            "-m",
+            "snapdiff",
+            *args,
+        ],
+        capture_output=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "HOME": "/tmp"},
+    )
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A folder other users may enter (pytest's tmp_path is private to root)."""
+    folder = Path(tempfile.mkdtemp(prefix="snapdiff-test-", dir="/tmp"))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_unreadable_file_exits_3_as_another_user(shared_dir: Path) -> None:
+    path = shared_dir / "secret.txt"
+    path.write_bytes(Path(GO0).read_bytes())
+    path.chmod(0o600)
+    proc = _as_nobody("show", str(path))
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stderr.decode().strip() == f"snapdiff: error: {path}: permission denied"
+
+
+def test_read_only_folder_as_another_user_leaves_nothing(shared_dir: Path) -> None:
+    proc = _as_nobody("show", GO1, "-q", "-o", str(shared_dir / "r.txt"))
+    assert proc.returncode == 3, proc.stderr
+    err = proc.stderr.decode()
+    assert err.startswith("snapdiff: error: ") and "cannot write" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert list(shared_dir.iterdir()) == []
