@@ -1,78 +1,276 @@
 """Throughput of reading Go full-stack dumps, end to end, as a user runs it.
 
-Makes a dump of N goroutines by repeating the blocks of a real sample dump with fresh ids,
-then times ``snapdiff show`` as a whole process (start-up included) and, for the floor, just
-reading the file. Prints MiB/s, goroutines/s, peak RSS and wall time.
+Makes its inputs itself, then times whole processes (start-up included), each case several
+times, and prints the best wall time, MiB/s, goroutines/s and the peak RSS of that process,
+beside the floor of a process that only reads the file (in the same run, same machine load).
 
-    python bench/bench_parse.py [--goroutines 100000] [--repeat 3]
+Inputs:
+  shallow-N   generated: N goroutines over 40 creation sites, 3 to 5 frames each, pointer
+              arguments and creator ids varying from goroutine to goroutine
+  deep-N      generated: the same with 30 to 40 frames a stack
+  service-N   the Go sample service (samples/go/leaky) driven to N goroutines; the dump is
+              taken with curl from /debug/pprof/goroutine?debug=2 while it is under the 64 MiB
+              cut of net/http/pprof, with SIGQUIT (GOTRACEBACK=all, stderr to a file) above it
+
+Commands timed: ``snapdiff show DUMP``, ``snapdiff diff DUMP DUMP``, ``snapdiff convert``
+and ``snapdiff show SNAPSHOT``, and ``snapdiff --version`` / ``--help`` start-up.
+
+    python bench/bench_parse.py                                   # shallow/deep/service 100k, 200k
+    python bench/bench_parse.py --inputs shallow-1000000 service-1000000 --repeat 3
+    python bench/bench_parse.py --inputs shallow-100000 --keep /tmp/dumps   # keep the files
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import re
-import resource
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "samples" / "go" / "dumps" / "go1.27" / "t1.debug2.txt"
+GO = Path(sys.executable).parent / "go"
+SNAPDIFF = [sys.executable, "-m", "snapdiff"]
 
 
-def make_dump(path: Path, goroutines: int) -> int:
-    blocks = SAMPLE.read_text().strip("\n").split("\n\n")
-    out = []
-    n = 0
-    while n < goroutines:
-        for block in blocks:
-            n += 1
-            out.append(re.sub(r"^goroutine \d+ ", f"goroutine {n} ", block, count=1))
-            if n >= goroutines:
+# ----------------------------------------------------------------------------- generated dumps
+
+
+def generate(path: Path, goroutines: int, depth: tuple[int, int], seed: int = 1) -> None:
+    """A deterministic debug=2-style dump (Go >= 1.21 forms) written block by block."""
+    rng = random.Random(seed)
+    sites = []
+    for s in range(40):
+        frames = [
+            (f"example.com/svc/pkg{s % 7}.(*T{s}).step{i}", f"/src/svc/pkg{s % 7}/f{i}.go", 10 + i)
+            for i in range(rng.randint(*depth))
+        ]
+        state = rng.choice(["chan send", "chan receive", "select", "IO wait", "sync.Mutex.Lock"])
+        sites.append((frames, f"example.com/svc.spawn{s}", f"/src/svc/spawn.go:{s + 1}", state))
+    weights = [1000 if s < 3 else 1 for s in range(len(sites))]  # three leaking sites
+    with path.open("w") as out:
+        for gid in range(1, goroutines + 1):
+            frames, creator, where, state = rng.choices(sites, weights)[0]
+            wait = f", {gid % 7} minutes" if gid % 3 else ""
+            out.write(f"goroutine {gid} [{state}{wait}]:\n")
+            for func, file, line in frames:
+                out.write(f"{func}(0xc{rng.getrandbits(36):09x}, 0x{gid % 4096:x})\n")
+                out.write(f"\t{file}:{line} +0x{line * 13:x}\n")
+            out.write(f"created by {creator} in goroutine {gid // 50 + 1}\n\t{where} +0x8e\n\n")
+
+
+# ----------------------------------------------------------------------------- the Go service
+
+
+def build_service(tmp: Path) -> Path:
+    binary = tmp / "leaky"
+    env = dict(os.environ, GOTOOLCHAIN="local", GOFLAGS="-mod=mod")
+    subprocess.run(
+        [str(GO), "build", "-trimpath", "-o", str(binary), "."],
+        cwd=ROOT / "samples" / "go" / "leaky",
+        check=True,
+        env=env,
+    )
+    return binary
+
+
+def service_dump(binary: Path, path: Path, goroutines: int) -> None:
+    """Run the service until it holds ``goroutines`` goroutines, then dump them."""
+    fanout = 1001
+    big = goroutines * 240 > (60 << 20)  # about 240 bytes a goroutine in debug=2
+    errfile = path.with_suffix(".stderr")
+    with errfile.open("wb") as err:
+        proc = subprocess.Popen(
+            [
+                str(binary),
+                "-addr",
+                "127.0.0.1:0",
+                "-leak-rate",
+                "2ms",
+                "-fanout",
+                str(fanout),
+                "-max-leak",
+                str(goroutines),
+                "-log-every",
+                "0",
+            ],
+            stderr=err,
+            env=dict(os.environ, GOTRACEBACK="all"),
+        )
+    try:
+        addr = None
+        for _ in range(200):
+            found = re.search(rb"listening on (\S+)", errfile.read_bytes())
+            if found:
+                addr = found.group(1).decode()
                 break
-    data = "\n\n".join(out) + "\n"
-    path.write_text(data)
-    return len(data.encode())
+            time.sleep(0.05)
+        if addr is None:
+            raise SystemExit("the service did not start")
+        url = f"http://{addr}/debug/pprof/goroutine"
+        while True:
+            head = urllib.request.urlopen(f"{url}?debug=1", timeout=60).read(200)
+            total = int(re.search(rb"total (\d+)", head).group(1))  # type: ignore[union-attr]
+            if total >= goroutines:
+                break
+            time.sleep(0.5)
+        if not big:
+            with path.open("wb") as out:
+                subprocess.run(["curl", "-s", f"{url}?debug=2"], stdout=out, check=True)
+            return
+        errfile.write_bytes(b"")
+        proc.send_signal(signal.SIGQUIT)
+        proc.wait(timeout=600)
+        text = errfile.read_bytes()
+        start = text.find(b"goroutine ")
+        path.write_bytes(text[start:])
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        errfile.unlink(missing_ok=True)
 
 
-def run(cmd: list[str]) -> tuple[float, int]:
+# ----------------------------------------------------------------------------- timing
+
+
+def run(cmd: list[str]) -> tuple[float, int, float]:
+    """(wall seconds, peak RSS in KiB, CPU seconds) of one process."""
     start = time.perf_counter()
-    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        sys.exit(f"failed: {' '.join(cmd)}\n{proc.stderr.decode()}")
-    return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode not in (0, 5):
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{err.decode()}")
+    return wall, usage.ru_maxrss, usage.ru_utime + usage.ru_stime
+
+
+def best(cmd: list[str], repeat: int) -> tuple[float, int, float]:
+    """The best wall time, the highest peak RSS and the least CPU time of ``repeat`` runs.
+
+    CPU time (user + system) is what the process needed; wall time also shows what other
+    processes on the machine took from it.
+    """
+    runs = [run(cmd) for _ in range(repeat)]
+    return min(r[0] for r in runs), max(r[1] for r in runs), min(r[2] for r in runs)
+
+
+def count_goroutines(path: Path) -> int:
+    with path.open("rb") as fh:
+        return sum(chunk.count(b"\ngoroutine ") for chunk in iter(lambda: fh.read(1 << 24), b""))
+
+
+def report(label: str, size: int, n: int, timing: tuple[float, int, float], floor: float) -> None:
+    wall, rss, cpu = timing
+    mib = size / (1 << 20)
+    print(
+        f"{label:28} {mib:7.1f} MiB {n:>9,} gor. wall {wall:6.2f} s cpu {cpu:6.2f} s "
+        f"{mib / wall:6.1f} MiB/s {n / wall:>9,.0f} gor./s RSS {rss / 1024:5,.0f} MiB "
+        f"(read floor {floor:.2f} s)",
+        flush=True,
+    )
+
+
+def make_input(name: str, folder: Path, binary: list[Path]) -> Path:
+    kind, _, count = name.partition("-")
+    n = int(count)
+    path = folder / f"{name}.txt"
+    if path.exists():
+        return path
+    if kind == "shallow":
+        generate(path, n, (3, 5))
+    elif kind == "deep":
+        generate(path, n, (30, 40))
+    elif kind == "service":
+        if not binary:
+            binary.append(build_service(folder))
+        service_dump(binary[0], path, n)
+    else:
+        raise SystemExit(f"unknown input {name!r}")
+    return path
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--goroutines", type=int, nargs="+", default=[100_000])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--inputs",
+        nargs="+",
+        default=[
+            "shallow-100000",
+            "deep-100000",
+            "service-100000",
+            "shallow-200000",
+            "deep-200000",
+            "service-200000",
+        ],
+    )
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--keep", type=Path, help="make and keep the inputs in this folder")
+    parser.add_argument("--no-diff", action="store_true", help="skip the diff and snapshot runs")
+    parser.add_argument(
+        "--checkout",
+        type=Path,
+        help="time the snapdiff package of another checkout (e.g. `git archive` of a commit)",
+    )
     args = parser.parse_args()
-    snapdiff = [sys.executable, "-m", "snapdiff"]
-    with tempfile.TemporaryDirectory() as tmp:
-        for n in args.goroutines:
-            dump = Path(tmp) / f"dump-{n}.txt"
-            size = make_dump(dump, n)
-            mib = size / (1 << 20)
-            floor = min(
-                run([sys.executable, "-c", f"open({str(dump)!r}, 'rb').read()"])[0]
-                for _ in range(args.repeat)
-            )
-            times = []
-            rss = 0
-            for _ in range(args.repeat):
-                wall, rss = run([*snapdiff, "show", str(dump), "-q", "-f", "json", "-o", os.devnull])
-                times.append(wall)
-            best = min(times)
+    if args.checkout:
+        launcher = (
+            f"import sys, runpy; sys.path.insert(0, {str(args.checkout.resolve())!r}); "
+            "sys.argv[0] = 'snapdiff'; runpy.run_module('snapdiff', run_name='__main__')"
+        )
+        SNAPDIFF[:] = [sys.executable, "-c", launcher]
+
+    wall, rss, cpu = best([*SNAPDIFF, "--version"], args.repeat * 3)
+    bare, _, bare_cpu = best([sys.executable, "-c", "pass"], args.repeat * 3)
+    print(
+        f"{'snapdiff --version':28} wall {wall:.3f} s cpu {cpu:.3f} s, RSS {rss / 1024:.0f} MiB "
+        f"(bare python: wall {bare:.3f} s cpu {bare_cpu:.3f} s)"
+    )
+    wall, rss, cpu = best([*SNAPDIFF, "--help"], args.repeat * 3)
+    print(f"{'snapdiff --help':28} wall {wall:.3f} s cpu {cpu:.3f} s, RSS {rss / 1024:.0f} MiB")
+
+    tmp = tempfile.mkdtemp(prefix="snapdiff-bench-")
+    folder = args.keep or Path(tmp)
+    folder.mkdir(parents=True, exist_ok=True)
+    binary: list[Path] = []
+    try:
+        for name in args.inputs:
+            dump = make_input(name, folder, binary)
+            size = dump.stat().st_size
+            n = count_goroutines(dump) + 1
+            read = [sys.executable, "-c", f"open({str(dump)!r}, 'rb').read()"]
+            floor = best(read, args.repeat)[0]
+            quiet = ["-q", "-f", "json", "-o", os.devnull]
+            timing = best([*SNAPDIFF, "show", str(dump), *quiet], args.repeat)
+            report(f"show {name}", size, n, timing, floor)
+            if args.no_diff:
+                continue
+            timing = best([*SNAPDIFF, "diff", str(dump), str(dump), *quiet], args.repeat)
+            report(f"diff {name} (x2)", 2 * size, 2 * n, timing, 2 * floor)
+            snap = folder / f"{name}.json.gz"
+            snap.unlink(missing_ok=True)
+            timing = run([*SNAPDIFF, "convert", str(dump), "-q", "-o", str(snap)])
+            report(f"convert {name}", size, n, timing, floor)
+            wall, rss, cpu = best([*SNAPDIFF, "show", str(snap), *quiet], args.repeat)
+            ssize = snap.stat().st_size / (1 << 20)
             print(
-                f"show {n:>9,} goroutines {mib:8.1f} MiB: best {best:6.2f} s of {args.repeat}, "
-                f"{mib / best:6.1f} MiB/s, {n / best:>9,.0f} goroutines/s, "
-                f"peak RSS {rss / 1024:,.0f} MiB (read-only floor {floor:.2f} s)"
+                f"{'  show its snapshot':28} {ssize:7.1f} MiB {n:>9,} tasks wall {wall:6.2f} s "
+                f"cpu {cpu:6.2f} s RSS {rss / 1024:5,.0f} MiB",
+                flush=True,
             )
+    finally:
+        if args.keep is None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -178,6 +178,18 @@ def key_for(task: Task, by: GroupBy) -> GroupKey:
 def group(tasks: Iterable[Task], by: GroupBy = GroupBy.SITE) -> dict[GroupKey, list[Task]]:
     """Tasks by key, in first-seen order (deterministic for a given input)."""
     groups: dict[GroupKey, list[Task]] = {}
+    # A key depends only on the kind, stack, creator and name, which a dump's readers share
+    # between tasks (one tuple per distinct stack): the key is made once per combination.
+    # Objects are told apart by identity; the first task of each combination is held, so no
+    # identity can be reused while the loop runs.
+    seen: dict[tuple[str, int, int, str], tuple[list[Task], Task]] = {}
     for task in tasks:
-        groups.setdefault(key_for(task, by), []).append(task)
+        combo = (task.kind, id(task.frames), id(task.created_by), task.name)
+        known = seen.get(combo)
+        if known is None:
+            members = groups.setdefault(key_for(task, by), [])
+            seen[combo] = (members, task)
+        else:
+            members = known[0]
+        members.append(task)
     return groups

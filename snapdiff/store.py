@@ -25,7 +25,7 @@ import orjson
 
 from snapdiff import __version__
 from snapdiff.errors import InputError
-from snapdiff.model import Frame, Snapshot, SourceInfo, Task
+from snapdiff.model import Frame, Snapshot, SourceInfo, Task, new_task
 
 FORMAT = "snapdiff-snapshot"
 VERSION = 1
@@ -182,9 +182,9 @@ def decode(doc: Any, origin: str) -> Snapshot:
     tasks = []
     for n, row in enumerate(doc["tasks"]):
         kind, tid, name, state, wait, stack, created_by, creator, labels, flags, count = row
-        # Positional, in Task's field order: this loop runs once per task.
+        # Every field given, in Task's field order: this loop runs once per task.
         tasks.append(
-            Task(
+            new_task(
                 kinds[kind],
                 stacks[stack],
                 tid,

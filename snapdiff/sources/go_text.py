@@ -62,11 +62,19 @@ by a blank line, is left waiting for a file line, has no frames, or has no ``cre
 (goroutine 1, which never has one: does not end in main.main, runtime.main, runtime.goexit or an
 init function). A cut at the very end of a whole block cannot be seen. ``debug=2`` over HTTP is
 cut silently at exactly 64 MiB.
+
+Speed. :func:`parse` gives exactly what feeding every line to the machine gives
+(:func:`parse_reference`; ``tests/test_perf_equivalence.py`` holds them side by side), but reads
+a window of the input at a time (mapped files and gzip streams are never decoded whole) and
+reads each distinct block body once: see "The fast path" below.
 """
 
 from __future__ import annotations
 
+import mmap
 import re
+from collections.abc import Iterable
+from typing import Any
 
 from snapdiff.model import (
     FLAG_DURABLE,
@@ -81,6 +89,7 @@ from snapdiff.model import (
     Snapshot,
     SourceInfo,
     Task,
+    new_task,
 )
 
 NAME = "go-goroutine-text"
@@ -366,243 +375,592 @@ def _is_indented(line: str) -> bool:
     return line[:1] in ("\t", " ") and not line.isspace()
 
 
-def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
-    text = data.decode("utf-8", errors="replace")
-    if "\r" in text:
-        text = text.replace("\r\n", "\n")
-    lines = text.split("\n")
-    ends_mid_line = bool(text) and not text.endswith("\n")
-    # The last element is "" after a final newline, or the line that was cut.
-    tail = lines.pop()
-    n_lines = len(lines)
+class _Tables:
+    """What every goroutine of one input shares: parsed headers, frames interned."""
 
-    tasks: list[Task] = []
-    warnings: list[str] = []
-    seen: set[int] = set()
-    duplicates = 0
-    skipped = 0
-    partial_notes: list[str] = []
-    features: set[str] = set()
-    interned: dict[tuple[str, str, int], Frame] = {}
-    file_frames: dict[tuple[str, str], Frame] = {}
-    headers: dict[str, _Header | None] = {}
+    __slots__ = ("file_frames", "headers", "interned")
 
-    cur: _Builder | None = None
-    in_ancestor = False
-    skip_block = False  # SKIP: inside goroutine 0, a duplicate or a malformed block
+    def __init__(self) -> None:
+        self.interned: dict[tuple[str, str, int], Frame] = {}
+        self.file_frames: dict[tuple[str, str], Frame] = {}
+        self.headers: dict[str, _Header | None] = {}
 
-    def finish() -> None:
-        nonlocal cur
+    def frame_from(self, func: str, line: str, cut: bool) -> Frame:
+        made = _file_frame(func, line, cut)
+        key = (made.function, made.file, made.line)
+        frame = self.interned.get(key)
+        if frame is None:
+            frame = self.interned[key] = made
+        return frame
+
+    def header(self, rest: str) -> _Header | None:
+        if rest in self.headers:
+            return self.headers[rest]
+        parsed = self.headers[rest] = _parse_header(rest)
+        return parsed
+
+
+class _Machine:
+    """The line state machine of the module docstring, fed lines a block or a file at a time.
+
+    Between two blocks separated by a blank line the state is always OUTSIDE, so the input can
+    be fed in pieces cut after blank lines; ``feed`` is told the number of its first line and
+    the line that follows its last one (for the one look-ahead the machine makes).
+    """
+
+    def __init__(self, origin: str, tables: _Tables) -> None:
+        self.origin = origin
+        self.tables = tables
+        self.tasks: list[Task] = []
+        self.warnings: list[str] = []
+        self.seen: set[int] = set()
+        self.duplicates = 0
+        self.skipped = 0
+        self.partial_notes: list[str] = []
+        self.features: set[str] = set()
+        self.cur: _Builder | None = None
+        self.in_ancestor = False
+        self.skip_block = False  # SKIP: inside goroutine 0, a duplicate or a malformed block
+
+    def finish(self) -> None:
+        cur = self.cur
         if cur is not None:
             task = cur.build()
             if FLAG_PARTIAL in task.flags:
-                partial_notes.append(f"line {cur.line_no}: goroutine {cur.id}")
-            tasks.append(task)
-            cur = None
+                self.partial_notes.append(f"line {cur.line_no}: goroutine {cur.id}")
+            self.tasks.append(task)
+            self.cur = None
 
-    def header(line: str, line_no: int) -> bool:
+    def header(self, line: str, line_no: int) -> bool:
         """Open a goroutine if ``line`` is a header; True if it was one."""
-        nonlocal cur, skip_block, in_ancestor, duplicates
         space = line.find(" ", 10)
         if space < 0:
             return False
         gid = _small_int(line[10:space])
         if gid is None:
             return False
-        rest = line[space:]
-        if rest in headers:
-            parsed = headers[rest]
-        else:
-            parsed = headers[rest] = _parse_header(rest)
+        parsed = self.tables.header(line[space:])
         if parsed is None:
             return False
-        finish()
-        in_ancestor = False
-        if gid == 0 or gid in seen:
+        self.finish()
+        self.in_ancestor = False
+        if gid == 0 or gid in self.seen:
             if gid != 0:
-                duplicates += 1
-            skip_block = True
+                self.duplicates += 1
+            self.skip_block = True
             return True
-        skip_block = False
-        seen.add(gid)
+        self.skip_block = False
+        self.seen.add(gid)
         state, wait, flags, labels, has_gp = parsed
         if labels:
-            features.add("labels")
+            self.features.add("labels")
         if has_gp:
-            features.add("gp")
-        cur = _Builder(gid, state, wait, list(flags), labels, line_no)
+            self.features.add("gp")
+        self.cur = _Builder(gid, state, wait, list(flags), labels, line_no)
         return True
 
-    def frame_from(func: str, line: str, cut: bool) -> Frame:
-        made = _file_frame(func, line, cut)
-        key = (made.function, made.file, made.line)
-        frame = interned.get(key)
-        if frame is None:
-            frame = interned[key] = made
-        return frame
-
-    for index, line in enumerate(lines):
-        if not line:
-            # A blank line ends a goroutine (FUNC, FILE, ANCESTOR) or a SKIP block.
-            finish()
-            in_ancestor = skip_block = False
-            continue
-        first = line[0]
-        if first == "\t" or first == " ":
-            if line.isspace():
-                finish()
-                in_ancestor = skip_block = False
+    def feed(self, lines: list[str], first_no: int, after: str) -> None:
+        """Read ``lines``, the first of which is line ``first_no``; ``after`` follows the last."""
+        features = self.features
+        file_frames = self.tables.file_frames
+        frame_from = self.tables.frame_from
+        n_lines = len(lines)
+        for index, line in enumerate(lines):
+            if not line:
+                # A blank line ends a goroutine (FUNC, FILE, ANCESTOR) or a SKIP block.
+                self.finish()
+                self.in_ancestor = self.skip_block = False
+                continue
+            cur = self.cur
+            first = line[0]
+            if first == "\t" or first == " ":
+                if line.isspace():
+                    self.finish()
+                    self.in_ancestor = self.skip_block = False
+                    continue
+                if cur is None:
+                    if not self.skip_block:
+                        self.skipped += 1
+                    continue
+                pending = cur.pending
+                if pending is None:
+                    # FUNC: an indented line with no function line before it.
+                    if "goroutine running on other thread" in line:
+                        cur.flag(FLAG_NO_STACK)
+                    else:
+                        self.skipped += 1
+                    continue
+                # FILE -> FUNC
+                cur.pending = None
+                func, kind = pending
+                if kind == _DROP:
+                    continue
+                fkey = (func, line)
+                frame = file_frames.get(fkey)
+                if frame is None:
+                    frame = file_frames[fkey] = frame_from(func, line, False)
+                if kind == _CREATOR:
+                    cur.created_by = frame
+                else:
+                    cur.frames.append(frame)
+                continue
+            if (
+                first == "g"
+                and line.startswith("goroutine ")
+                and self.header(line, first_no + index)
+            ):
                 continue
             if cur is None:
-                if not skip_block:
-                    skipped += 1
+                # OUTSIDE or SKIP
+                if not self.skip_block:
+                    self.skipped += 1
                 continue
-            pending = cur.pending
-            if pending is None:
-                # FUNC: an indented line with no function line before it.
-                if "goroutine running on other thread" in line:
-                    cur.flag(FLAG_NO_STACK)
+            if cur.pending is not None:
+                # FILE, but the function line had no file line: the block was cut there.
+                cur.settle_cut()
+            in_ancestor = self.in_ancestor
+            if first == "c" and line.startswith("created by "):
+                rest = line[len("created by ") :]
+                cut = rest.find(" in goroutine ")
+                creator_id: int | None = None
+                if cut >= 0:
+                    features.add("in-goroutine")
+                    creator_id = _small_int(rest[cut + len(" in goroutine ") :].rstrip())
+                    rest = rest[:cut]
+                if in_ancestor or cur.created_by is not None:
+                    cur.pending = (rest, _DROP)  # an ancestor's creator: consume its file line
                 else:
-                    skipped += 1
+                    cur.creator_id = creator_id
+                    cur.pending = (rest, _CREATOR)
                 continue
-            # FILE -> FUNC
-            cur.pending = None
-            func, kind = pending
-            if kind == _DROP:
+            name = _function_name(line)
+            if name is not None:
+                cur.pending = (name, _DROP if in_ancestor else _FRAME)
                 continue
-            fkey = (func, line)
-            frame = file_frames.get(fkey)
-            if frame is None:
-                frame = file_frames[fkey] = frame_from(func, line, False)
-            if kind == _CREATOR:
-                cur.created_by = frame
-            else:
-                cur.frames.append(frame)
-            continue
-        if first == "g" and line.startswith("goroutine ") and header(line, index + 1):
-            continue
-        if cur is None:
-            # OUTSIDE or SKIP
-            if not skip_block:
-                skipped += 1
-            continue
-        if cur.pending is not None:
-            # FILE, but the function line had no file line: the block was cut there.
-            cur.settle_cut()
-        if first == "c" and line.startswith("created by "):
-            rest = line[len("created by ") :]
-            cut = rest.find(" in goroutine ")
-            creator_id: int | None = None
-            if cut >= 0:
-                features.add("in-goroutine")
-                creator_id = _small_int(rest[cut + len(" in goroutine ") :].rstrip())
-                rest = rest[:cut]
-            if in_ancestor or cur.created_by is not None:
-                cur.pending = (rest, _DROP)  # an ancestor's creator: consume its file line
-            else:
-                cur.creator_id = creator_id
-                cur.pending = (rest, _CREATOR)
-            continue
-        name = _function_name(line)
-        if name is not None:
-            cur.pending = (name, _DROP if in_ancestor else _FRAME)
-            continue
-        if first == "." and _ELIDED.match(line):
-            if not in_ancestor:
-                cur.flag(FLAG_ELIDED)
-                features.add("elided")
-            continue
-        if first == "[" and _ORIGIN.match(line):
-            in_ancestor = True
-            features.add("ancestors")
-            continue
-        if line.startswith("non-Go function at pc="):
-            if not in_ancestor:
-                cur.frames.append(_NON_GO)
-            continue
-        following = lines[index + 1] if index + 1 < n_lines else tail
-        if _is_indented(following):
-            if "pc=0x" in following and " sp=0x" not in following:
-                # A cgo symbolizer's frame: its function printed as it chose, then
-                # "\tfile:line pc=0x..".
-                cur.pending = (line.strip(), _DROP if in_ancestor else _FRAME)
+            if first == "." and _ELIDED.match(line):
+                if not in_ancestor:
+                    cur.flag(FLAG_ELIDED)
+                    features.add("elided")
                 continue
-            warnings.append(
-                f"{origin}:{index + 1}: not a stack frame, goroutine {cur.id} kept "
-                f"with the frames before it: {line[:80]!r}"
-            )
-            cur.flag(FLAG_PARTIAL)
-            finish()
-            skip_block = True
-            continue
-        # The block ended without a blank line: "exit status 2" after a panic, a log line.
-        # Nothing says it is whole: judge it as if the input ended here.
-        if (not cur.frames and FLAG_NO_STACK not in cur.flags) or _missing_end(cur):
-            cur.flag(FLAG_PARTIAL)
-        finish()
-        in_ancestor = False
-        skipped += 1
-
-    truncated = False
-    if len(data) == PPROF_HTTP_LIMIT:
-        truncated = True
-        warnings.append(
-            f"{origin}: exactly 64 MiB: net/http/pprof cuts debug=2 output there without a "
-            "marker; the goroutines after the cut are missing"
-        )
-    if ends_mid_line:
-        # The line that was cut: trust only what it cannot have lost.
-        truncated = True
-        tail_no = n_lines + 1
-        if tail.startswith("goroutine ") and header(tail, tail_no):
-            pass  # cut just before the newline of a header: no frames, flagged below
-        elif cur is not None and not skip_block and _is_indented(tail) and cur.pending:
-            func, kind = cur.pending
-            cur.pending = None
-            if kind == _FRAME:
-                cur.frames.append(frame_from(func, tail, True))
-            elif kind == _CREATOR:
-                cur.created_by = frame_from(func, tail, True)
-        elif cur is None and not skip_block and tail.strip():
-            skipped += 1
-        if cur is not None:
-            cur.flag(FLAG_PARTIAL)
-        warnings.append(f"{origin}:{tail_no}: the input ends in the middle of a line")
-    elif cur is not None:
-        # The last goroutine was not closed by a blank line (normal for debug=2): was the
-        # input cut exactly at a line end?
-        if cur.pending is not None or (not cur.frames and FLAG_NO_STACK not in cur.flags):
-            cur.flag(FLAG_PARTIAL)
-        else:
-            missing = _missing_end(cur)
-            if missing:
-                cur.flag(FLAG_PARTIAL)
-                warnings.append(
-                    f"{origin}:{n_lines}: the last goroutine ({cur.id}) ends without "
-                    f"{missing}: the input may have been cut at a line end"
+            if first == "[" and _ORIGIN.match(line):
+                self.in_ancestor = True
+                features.add("ancestors")
+                continue
+            if line.startswith("non-Go function at pc="):
+                if not in_ancestor:
+                    cur.frames.append(_NON_GO)
+                continue
+            following = lines[index + 1] if index + 1 < n_lines else after
+            if _is_indented(following):
+                if "pc=0x" in following and " sp=0x" not in following:
+                    # A cgo symbolizer's frame: its function printed as it chose, then
+                    # "\tfile:line pc=0x..".
+                    cur.pending = (line.strip(), _DROP if in_ancestor else _FRAME)
+                    continue
+                self.warnings.append(
+                    f"{self.origin}:{first_no + index}: not a stack frame, goroutine {cur.id} "
+                    f"kept with the frames before it: {line[:80]!r}"
                 )
-    finish()
+                cur.flag(FLAG_PARTIAL)
+                self.finish()
+                self.skip_block = True
+                continue
+            # The block ended without a blank line: "exit status 2" after a panic, a log line.
+            # Nothing says it is whole: judge it as if the input ended here.
+            if (not cur.frames and FLAG_NO_STACK not in cur.flags) or _missing_end(cur):
+                cur.flag(FLAG_PARTIAL)
+            self.finish()
+            self.in_ancestor = False
+            self.skipped += 1
 
-    if partial_notes:
-        if tasks and FLAG_PARTIAL in tasks[-1].flags:
+    def end(self, tail: str, n_lines: int, size: int) -> Snapshot:
+        """The input is over: ``tail`` is its cut last line ("" after a final newline),
+        ``n_lines`` the number of whole lines, ``size`` the input's length in bytes."""
+        origin = self.origin
+        warnings = self.warnings
+        truncated = False
+        if size == PPROF_HTTP_LIMIT:
             truncated = True
-        shown = ", ".join(partial_notes[:3]) + (" ..." if len(partial_notes) > 3 else "")
-        warnings.append(
-            f"{origin}: {len(partial_notes)} goroutine block(s) cut short ({shown}); "
-            "kept with the frames that were there"
+            warnings.append(
+                f"{origin}: exactly 64 MiB: net/http/pprof cuts debug=2 output there without a "
+                "marker; the goroutines after the cut are missing"
+            )
+        if tail:
+            # The line that was cut: trust only what it cannot have lost.
+            truncated = True
+            tail_no = n_lines + 1
+            cur = self.cur
+            if tail.startswith("goroutine ") and self.header(tail, tail_no):
+                pass  # cut just before the newline of a header: no frames, flagged below
+            elif cur is not None and not self.skip_block and _is_indented(tail) and cur.pending:
+                func, kind = cur.pending
+                cur.pending = None
+                if kind == _FRAME:
+                    cur.frames.append(self.tables.frame_from(func, tail, True))
+                elif kind == _CREATOR:
+                    cur.created_by = self.tables.frame_from(func, tail, True)
+            elif cur is None and not self.skip_block and tail.strip():
+                self.skipped += 1
+            if self.cur is not None:
+                self.cur.flag(FLAG_PARTIAL)
+            warnings.append(f"{origin}:{tail_no}: the input ends in the middle of a line")
+        elif self.cur is not None:
+            # The last goroutine was not closed by a blank line (normal for debug=2): was the
+            # input cut exactly at a line end?
+            cur = self.cur
+            if cur.pending is not None or (not cur.frames and FLAG_NO_STACK not in cur.flags):
+                cur.flag(FLAG_PARTIAL)
+            else:
+                missing = _missing_end(cur)
+                if missing:
+                    cur.flag(FLAG_PARTIAL)
+                    warnings.append(
+                        f"{origin}:{n_lines}: the last goroutine ({cur.id}) ends without "
+                        f"{missing}: the input may have been cut at a line end"
+                    )
+        self.finish()
+
+        tasks = self.tasks
+        if self.partial_notes:
+            notes = self.partial_notes
+            if tasks and FLAG_PARTIAL in tasks[-1].flags:
+                truncated = True
+            shown = ", ".join(notes[:3]) + (" ..." if len(notes) > 3 else "")
+            warnings.append(
+                f"{origin}: {len(notes)} goroutine block(s) cut short ({shown}); "
+                "kept with the frames that were there"
+            )
+        if self.duplicates:
+            warnings.append(
+                f"{origin}: {self.duplicates} goroutine id(s) appear more than once (several "
+                "dumps in one file?); kept the first of each"
+            )
+        return Snapshot(
+            source=SourceInfo(
+                format=NAME, origin=origin, producer="go", detail=_detail(self.features)
+            ),
+            tasks=tuple(tasks),
+            warnings=tuple(warnings),
+            truncated=truncated,
+            skipped_lines=self.skipped,
         )
-    if duplicates:
-        warnings.append(
-            f"{origin}: {duplicates} goroutine id(s) appear more than once (several dumps in one "
-            "file?); kept the first of each"
-        )
-    return Snapshot(
-        source=SourceInfo(format=NAME, origin=origin, producer="go", detail=_detail(features)),
-        tasks=tuple(tasks),
-        warnings=tuple(warnings),
-        truncated=truncated,
-        skipped_lines=skipped,
-    )
+
+
+def _decode(raw: bytes) -> str:
+    text = raw.decode("utf-8", errors="replace")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    return text
+
+
+def parse_reference(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
+    """The plain line-by-line reading of the whole input, one line after another.
+
+    :func:`parse` must give exactly the same snapshot; tests hold the two side by side.
+    """
+    text = _decode(data)
+    lines = text.split("\n")
+    # The last element is "" after a final newline, or the line that was cut.
+    tail = lines.pop()
+    machine = _Machine(origin, _Tables())
+    machine.feed(lines, 1, tail)
+    return machine.end(tail, len(lines), len(data))
+
+
+# ---------------------------------------------------------------------------------------------
+# The fast path.
+#
+# Most blocks of a big dump are one of a few hundred stacks; they differ only in the arguments
+# of their function lines (pointers), the registers of their file lines and the g and m of
+# their headers (GOTRACEBACK>=system, SIGQUIT), and the creator's id. Each window of the input
+# (cut after a blank line, where the machine is always OUTSIDE) is split into blocks at blank
+# lines with ``str.split``; arguments and registers are blanked out of a copy of the window by
+# regex substitutions (C speed), creator ids out of the bodies that have one, and each distinct
+# blanked body (the block after its header) is read once by the machine, which also says
+# whether blanking could have changed its reading (``_blanked_safely``). A goroutine then costs
+# its header: the id, and the state, wait and labels parsed once per header text after the id.
+# Any block that is not a plain, whole goroutine (log lines, cuts, warnings, goroutine 0,
+# duplicates, the last block) is fed to the machine as it is, with its line numbers, counted
+# only then.
+
+WINDOW = 4 << 20  # bytes of input read, decoded and split at a time (about 5 times that held)
+_ARGS = re.compile(r"\([^()\n]*\)\n")  # a function line's arguments (the last parentheses)
+_CREATOR_ID = re.compile(r" in goroutine [0-9]+\n")
+_BLANK_ARGS = "()\n"
+# GOTRACEBACK>=system (and SIGQUIT): each file line ends with the frame's registers.
+_REGISTERS = re.compile(r" fp=0x[0-9a-f]+ sp=0x[0-9a-f]+ pc=0x[0-9a-f]+\n")
+_BLANK_REGISTERS = " fp=# sp=# pc=#\n"
+# ... and each header has the goroutine's g and m: read as one header, whatever their values.
+_GP = re.compile(r" gp=0x[0-9a-f]+ m=(?:nil|[0-9]+)(?: mp=0x[0-9a-f]+)? (?=\[)")
+_BLANK_GP = " gp=# m=# "
+_BLANK_CREATOR = " in goroutine #\n"
+_BODY_FLAGS = frozenset((FLAG_PARTIAL, FLAG_NO_STACK, FLAG_ELIDED))  # flags a body can set
+
+# A distinct body, read once: (frames, created_by, creator id, flags the body adds). None when
+# the body must be read line by line each time.
+_Body = tuple[tuple[Frame, ...], Frame | None, int | None, tuple[str, ...]]
+_UNSEEN: Any = object()  # a dictionary miss (None is a reading: line by line)
+# Bodies kept with their creator id: enough for the sites of a dump, bounded when every block
+# has its own creator (each request's goroutine starting one), so that memory stays bounded.
+_MAX_BODIES = 1 << 16
+_FastHeader = tuple[str, int | None, tuple[str, ...], tuple[tuple[str, str], ...]]
+
+
+class _FastReader:
+    def __init__(self, origin: str) -> None:
+        self.tables = _Tables()
+        self.machine = _Machine(origin, self.tables)
+        self.bodies: dict[str, _Body | None] = {}
+        self.by_creator: dict[str, _Body | None] = {}  # bodies with their creator id blanked
+        self.fast_headers: dict[str, _FastHeader | None] = {}
+        self.live: dict[str, _FastHeader] = {}  # headers that opened a goroutine
+        self.next_line = 1  # the number of the first line of the next window
+        self.size = 0
+        self.tail = ""  # the final window's cut last line
+
+    def _fast_header(self, rest: str) -> _FastHeader | None:
+        if rest in self.fast_headers:
+            return self.fast_headers[rest]
+        parsed = self.tables.header(rest)
+        fast: _FastHeader | None = None
+        if parsed is not None:
+            state, wait, flags, labels, _ = parsed
+            if not _BODY_FLAGS.intersection(flags):
+                fast = (state, wait, flags, labels)
+        self.fast_headers[rest] = fast
+        return fast
+
+    def _use_header(self, rest: str, header: _FastHeader) -> None:
+        """A header's first goroutine: what the header shows joins the snapshot's detail."""
+        self.live[rest] = header
+        parsed = self.tables.headers[rest]
+        assert parsed is not None
+        if parsed[3]:
+            self.machine.features.add("labels")
+        if parsed[4]:
+            self.machine.features.add("gp")
+
+    def _body(self, body: str) -> _Body | None:
+        """The reading of a body (args blanked); None if it must be read line by line."""
+        entry = self.bodies.get(body, _UNSEEN)
+        if entry is not _UNSEEN:
+            return entry  # type: ignore[no-any-return]
+        key = _CREATOR_ID.sub(_BLANK_CREATOR, body)
+        if key == body:
+            entry = self.bodies[body] = self._read_body(body)
+            return entry
+        # The creator's id differs from goroutine to goroutine (each created by another):
+        # the body without it is read once, the id is read from each block.
+        entry = self.by_creator.get(key, _UNSEEN)
+        if entry is _UNSEEN:
+            entry = self.by_creator[key] = self._read_body(key)
+        if entry is None:
+            return None
+        frames, created_by, _, flags = entry
+        entry = (frames, created_by, _creator_id(body), flags)
+        if len(self.bodies) < _MAX_BODIES:
+            self.bodies[body] = entry
+        return entry
+
+    def _read_body(self, body: str) -> _Body | None:
+        """Read a body once, with a stand-in header; None if it is no plain block."""
+        entry: _Body | None = None
+        scratch = _Machine("", self.tables)
+        scratch.feed(["goroutine 2 [x]:", *body.split("\n"), ""], 1, "")
+        if (
+            len(scratch.tasks) == 1
+            and not scratch.warnings
+            and not scratch.skipped
+            and not scratch.duplicates
+            and FLAG_PARTIAL not in scratch.tasks[0].flags
+            and self._blanked_safely(body, scratch.tasks[0])
+        ):
+            task = scratch.tasks[0]
+            entry = (task.frames, task.created_by, task.creator_id, task.flags)
+            self.machine.features.update(scratch.features)
+        return entry
+
+    @staticmethod
+    def _blanked_safely(body: str, task: Task) -> bool:
+        """Whether every body that blanks to ``body`` reads as ``body`` does.
+
+        Blanked registers (``fp=.. sp=.. pc=..``) are harmless at the end of a file line.
+        A blanked ``(...)`` is harmless on a function line (the name ends at the last ``(``);
+        anywhere else (a file line, a ``created by`` line, a log line) the arguments would be
+        part of what is read. A blanked creator id must be on this goroutine's one
+        ``created by`` line, read from the block itself.
+        """
+        for line in body.split("\n"):
+            if _BLANK_REGISTERS[:-1] in line and (line[:1] not in ("\t", " ") or "pc=0x" in line):
+                return False  # registers are harmless only after a file line's position
+            if line.endswith("()") and (
+                line[:1] in ("\t", " ")
+                or line.startswith(("created by ", "goroutine "))
+                or _function_name(line) is None
+            ):
+                return False
+        if _BLANK_CREATOR[:-1] in body:
+            # Read back from the block by _creator_id: one created-by line, the last but one.
+            if body.count(" in goroutine ") != 1 or body.count("created by ") != 1:
+                return False
+            end = body.rfind("\n")
+            line = body[body.rfind("\n", 0, end) + 1 : end]
+            if not line.startswith("created by ") or _BLANK_CREATOR[:-1] not in line:
+                return False
+            if task.created_by is None:
+                return False
+        return True
+
+    def window(self, raw: bytes, final: bool) -> None:
+        """Read one window of the input: whole lines, ending after a blank line unless final."""
+        self.size += len(raw)
+        text = _decode(raw)
+        blanked = _ARGS.sub(_BLANK_ARGS, text)
+        if " fp=0x" in blanked:
+            blanked = _REGISTERS.sub(_BLANK_REGISTERS, blanked)
+        chunks = blanked.split("\n\n")
+        last = chunks.pop()  # what follows the last blank-line pair
+        originals: list[str] | None = None
+
+        machine = self.machine
+        live = self.live
+        tasks = machine.tasks
+        seen = machine.seen
+        bodies = self.bodies
+        # Line numbers are counted only for the blocks read line by line.
+        done_index, done_offset, done_line = 0, 0, self.next_line
+
+        for index, chunk in enumerate(chunks):
+            if chunk.startswith("goroutine "):
+                nl = chunk.find("\n")
+                space = chunk.find(" ", 10, nl) if nl > 0 else -1
+                if space > 10:
+                    rest = chunk[space:nl]
+                    header = live.get(rest)
+                    if header is None and rest.startswith(" gp="):
+                        gp = _GP.match(rest)
+                        if gp is not None:
+                            rest = _BLANK_GP + rest[gp.end() :]
+                            header = live.get(rest)
+                    fresh = header is None
+                    if fresh:
+                        header = self._fast_header(rest)
+                    gid_text = chunk[10:space]
+                    if (
+                        header is not None
+                        and len(gid_text) <= _MAX_DIGITS
+                        and gid_text.isdigit()
+                        and gid_text.isascii()
+                    ):
+                        gid = int(gid_text)
+                        if gid and gid not in seen:
+                            body = bodies.get(chunk[nl + 1 :], _UNSEEN)
+                            if body is _UNSEEN:
+                                body = self._body(chunk[nl + 1 :])
+                            if body is not None:
+                                seen.add(gid)
+                                frames, created_by, creator_id, flags = body
+                                state, wait, header_flags, labels = header
+                                if fresh:
+                                    self._use_header(rest, header)
+                                tasks.append(
+                                    new_task(
+                                        GOROUTINE,
+                                        frames,
+                                        gid,
+                                        "",
+                                        state,
+                                        wait,
+                                        created_by,
+                                        creator_id,
+                                        labels,
+                                        header_flags + flags if flags else header_flags,
+                                        1,
+                                        (),
+                                    )
+                                )
+                                continue
+            # Line by line, as it is, with its line numbers.
+            if originals is None:
+                originals = text.split("\n\n")
+            offset = (
+                done_offset + sum(map(len, chunks[done_index:index])) + 2 * (index - done_index)
+            )
+            line_no = done_line + blanked.count("\n", done_offset, offset)
+            done_index, done_offset, done_line = index, offset, line_no
+            machine.feed([*originals[index].split("\n"), ""], line_no, "")
+
+        # What follows the last blank-line pair: whole lines, except the final window's last.
+        offset = done_offset + sum(map(len, chunks[done_index:])) + 2 * (len(chunks) - done_index)
+        line_no = done_line + blanked.count("\n", done_offset, offset)
+        # (``last`` has as many lines as the same stretch of ``text``.)
+        rest_lines = text.rsplit("\n", last.count("\n") + 1)[1:] if chunks else text.split("\n")
+        tail = rest_lines.pop()
+        machine.feed(rest_lines, line_no, tail)
+        self.next_line = line_no + len(rest_lines)
+        if final:
+            self.tail = tail
+
+    def end(self) -> Snapshot:
+        return self.machine.end(self.tail, self.next_line - 1, self.size)
+
+
+def _creator_id(body: str) -> int | None:
+    """The creator id of a plain body, whose ``created by`` line is its last but one."""
+    end = body.rfind("\n")
+    line = body[body.rfind("\n", 0, end) + 1 : end]
+    return _small_int(line[line.find(" in goroutine ") + len(" in goroutine ") :])
+
+
+def _boundary(buf: bytes | bytearray | mmap.mmap, start: int, end: int) -> int:
+    """The position just after the last blank line (LF or CRLF) in ``buf[start:end]``, or -1."""
+    lf = buf.rfind(b"\n\n", start, end)
+    crlf = buf.rfind(b"\n\r\n", start, end)
+    return max(lf + 2 if lf >= 0 else -1, crlf + 3 if crlf >= 0 else -1)
+
+
+def parse_buffer(buf: bytes | mmap.mmap, origin: str) -> Snapshot:
+    """Read a dump held in memory or mapped from a file, a window at a time: the input is
+    never decoded whole."""
+    reader = _FastReader(origin)
+    size = len(buf)
+    start = 0
+    while size - start > WINDOW:
+        cut = _boundary(buf, start, start + WINDOW)
+        if cut < 0:  # one block longer than a window: take it whole
+            lf = buf.find(b"\n\n", start + WINDOW)
+            crlf = buf.find(b"\n\r\n", start + WINDOW)
+            ends = [p + 2 for p in (lf,) if p >= 0] + [p + 3 for p in (crlf,) if p >= 0]
+            if not ends:
+                break
+            cut = min(ends)
+        reader.window(buf[start:cut], final=False)
+        start = cut
+        if isinstance(buf, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+            # Read pages of the file are left to the page cache: they do not count against
+            # this process, whose memory then holds the tasks and a window, not the file.
+            buf.madvise(mmap.MADV_DONTNEED, 0, cut - cut % mmap.PAGESIZE)
+    reader.window(buf[start:size], final=True)
+    return reader.end()
+
+
+def parse_stream(pieces: Iterable[bytes], origin: str) -> Snapshot:
+    """Read a dump that arrives in pieces (a gzip stream decompressed as it is read)."""
+    reader = _FastReader(origin)
+    pending = bytearray()
+    for piece in pieces:
+        pending += piece
+        if len(pending) >= WINDOW:
+            cut = _boundary(pending, 0, len(pending))
+            if cut > 0:
+                reader.window(bytes(pending[:cut]), final=False)
+                del pending[:cut]
+    reader.window(bytes(pending), final=True)
+    return reader.end()
+
+
+def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
+    return parse_buffer(data, origin)
 
 
 def _detail(features: set[str]) -> str:
