@@ -18,10 +18,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
+from typer.testing import CliRunner
 
 from snapdiff.capture import to_snapshot
 from snapdiff.capture.http import capture_url, normalise_url
+from snapdiff.cli import app
 from snapdiff.diff import diff
 
 pytestmark = pytest.mark.slow
@@ -143,3 +146,56 @@ def test_live_go_service_captured_twice_has_one_suspect(leaky_url: str) -> None:
     for name in ("main.startPool", "main.churnLoop", "main.startConfigWatcher"):
         assert not by_site[name].suspect, (name, by_site[name].verdict)
     assert by_site["main.startPool"].after == 8
+
+
+def _suspects(report: bytes) -> dict[str, bool]:
+    doc = orjson.loads(report)
+    return {g["site_function"]: g["suspect"] for g in doc["groups"] if g["key"] == "site"}
+
+
+def test_capture_twice_then_diff_as_a_user_would(leaky_url: str, tmp_path: Path) -> None:
+    runner = CliRunner()
+    time.sleep(1.0)
+    first = runner.invoke(app, ["capture", leaky_url, "-o", str(tmp_path / "before.json.gz")])
+    assert first.exit_code == 0, first.output
+    time.sleep(APART_SECONDS)
+    second = runner.invoke(app, ["capture", leaky_url, "-o", str(tmp_path / "after.json.gz")])
+    assert second.exit_code == 0, second.output
+    report = runner.invoke(
+        app,
+        [
+            "diff",
+            str(tmp_path / "before.json.gz"),
+            str(tmp_path / "after.json.gz"),
+            "-f",
+            "json",
+            "-q",
+        ],
+    )
+    assert report.exit_code == 0, report.output
+    sites = _suspects(report.stdout_bytes)
+    assert [s for s, suspect in sites.items() if suspect] == ["main.fetchAll"]
+    assert orjson.loads(report.stdout_bytes)["elapsed_source"] == "capture times"
+
+
+def test_diff_live_as_a_user_would(leaky_url: str, tmp_path: Path) -> None:
+    time.sleep(1.0)
+    report = CliRunner().invoke(
+        app,
+        [
+            "diff",
+            "--live",
+            leaky_url,
+            "--after",
+            f"{APART_SECONDS}s",
+            "--save",
+            str(tmp_path),
+            "-f",
+            "json",
+            "-q",
+        ],
+    )
+    assert report.exit_code == 0, report.output
+    sites = _suspects(report.stdout_bytes)
+    assert [s for s, suspect in sites.items() if suspect] == ["main.fetchAll"]
+    assert len(list(tmp_path.glob("snap-*.json.gz"))) == 2

@@ -6,6 +6,7 @@ Needs py-spy and permission to ptrace (root, ``kernel.yama.ptrace_scope=0`` or
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import shutil
@@ -16,7 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from snapdiff.cli import app
 from snapdiff.diff import diff
 from snapdiff.group import site_key
 from snapdiff.inputs import parse_bytes
@@ -228,3 +231,56 @@ def test_live_hostile_thread_names(py_spy, tmp_path):
     assert "coloured terminal output" in read["terminal"].source.detail
     ids = {k: sorted(t.id or 0 for t in s.tasks) for k, s in read.items()}
     assert ids["json"] == ids["text"] == ids["locals"] == ids["terminal"]
+
+
+def _thread_suspects(report: bytes) -> list[str]:
+    doc = json.loads(report)
+    return [g["site_function"] for g in doc["groups"] if g["suspect"]]
+
+
+def test_capture_twice_then_diff_as_a_user_would(py_spy, service, tmp_path):
+    check_ptrace(py_spy, service.pid)
+    time.sleep(1.0)  # let the pool start
+    runner = CliRunner()
+    for name in ("before", "after"):
+        result = runner.invoke(
+            app, ["capture", "--pid", str(service.pid), "-o", str(tmp_path / f"{name}.json.gz")]
+        )
+        assert result.exit_code == 0, result.output
+        time.sleep(3)
+    report = runner.invoke(
+        app,
+        [
+            "diff",
+            str(tmp_path / "before.json.gz"),
+            str(tmp_path / "after.json.gz"),
+            "-q",
+            "-f",
+            "json",
+        ],
+    )
+    assert report.exit_code == 0, report.output
+    assert _thread_suspects(report.stdout_bytes) == ["_worker"]
+
+
+def test_diff_live_by_pid_as_a_user_would(py_spy, service, tmp_path):
+    check_ptrace(py_spy, service.pid)
+    time.sleep(1.0)
+    report = CliRunner().invoke(
+        app,
+        [
+            "diff",
+            "--live",
+            str(service.pid),
+            "--after",
+            "3s",
+            "--save",
+            str(tmp_path),
+            "-q",
+            "-f",
+            "json",
+        ],
+    )
+    assert report.exit_code == 0, report.output
+    assert _thread_suspects(report.stdout_bytes) == ["_worker"]
+    assert len(list(tmp_path.glob("snap-*.json.gz"))) == 2
