@@ -398,21 +398,15 @@ def _as_nobody(*args: str) -> subprocess.CompletedProcess[bytes]:
     setpriv = shutil.which("setpriv")
     if os.geteuid() != 0 or setpriv is None:
         pytest.skip("needs root and setpriv to run as another user")
+    prefix = [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable]
+    env = {**os.environ, "HOME": "/tmp"}
+    usable = subprocess.run(
+        [*prefix, "-c", "import snapdiff"], capture_output=True, timeout=60, check=False, env=env
+    )
+    if usable.returncode != 0:
+        pytest.skip("this Python or checkout is not usable by another user here")
     return subprocess.run(
-        [
-            setpriv,
-            "--reuid=nobody",
-            "--regid=nogroup",
-            "--clear-groups",
-            sys.executable,
-            "-m",
-            "snapdiff",
-            *args,
-        ],
-        capture_output=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, "HOME": "/tmp"},
+        [*prefix, "-m", "snapdiff", *args], capture_output=True, timeout=60, check=False, env=env
     )
 
 
