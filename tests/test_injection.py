@@ -131,7 +131,11 @@ def run(*args: str) -> tuple[str, str]:
 
 def commands(dumps: list[Path]) -> list[list[str]]:
     before, after = (str(p) for p in dumps)
-    return [["diff", before, after, "--elapsed", "5m"], ["show", after]]
+    return [
+        ["diff", before, after, "--elapsed", "5m"],
+        ["show", after],
+        ["trend", before, after, after, "--every", "5m"],
+    ]
 
 
 # --- text ------------------------------------------------------------------------------------
@@ -206,10 +210,11 @@ def test_markdown_report_is_inert(dumps: list[Path]) -> None:
                 assert len(re.findall(r"^</details>$", prose, re.M)) == prose.count(raw) == opened
             else:
                 assert raw not in prose, raw
-        # Tables: every row has as many cells as the header.
-        rows = [line for line in prose.splitlines() if line.startswith("|")]
-        assert rows
-        assert {_cells(r) for r in rows} == {_cells(rows[0])}
+        # Tables: every row has as many cells as its table's header.
+        tables = [block.splitlines() for block in re.findall(r"(?:^\|.*\n?)+", prose, re.M)]
+        assert tables
+        for rows in tables:
+            assert {_cells(r) for r in rows} == {_cells(rows[0])}
         # No link, image, emphasis or autolink from the dump outside code.
         text = "\n".join(_without_code_spans(line) for line in prose.splitlines())
         assert not re.search(r"(?<!\\)\]\(", text), "link syntax survived"
@@ -222,8 +227,11 @@ def test_markdown_report_is_inert(dumps: list[Path]) -> None:
         for tag in ("<a ", "<img", "<script", "<em>", "<s>", "<details open"):
             assert tag not in html, tag
         assert set(re.findall(r"<strong>(.*?)</strong>", html)) <= {"SUSPECT", "Warning:"}
-        html_rows = re.findall(r"<tr>(.*?)</tr>", html, re.S)
-        assert {len(re.findall(r"<t[hd][ >]", r)) for r in html_rows} == {_cells(rows[0])}
+        for table, rows in zip(
+            re.findall(r"<table>(.*?)</table>", html, re.S), tables, strict=True
+        ):
+            html_rows = re.findall(r"<tr>(.*?)</tr>", table, re.S)
+            assert {len(re.findall(r"<t[hd][ >]", r)) for r in html_rows} == {_cells(rows[0])}
         # The hostile text is still there to read.
         assert "[bold red]x[/]" in html
         assert "&lt;script&gt;" in html

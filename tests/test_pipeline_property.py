@@ -1,4 +1,5 @@
-"""Whatever a reader accepts, the rest of the pipeline (group, diff, render) must handle."""
+"""Whatever a reader accepts, the rest of the pipeline (group, diff, trend, render) must
+handle."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from snapdiff.inputs import load, parse_bytes
 from snapdiff.render import json as json_render
 from snapdiff.render import markdown as md_render
 from snapdiff.render import text as text_render
+from snapdiff.render import trend_json, trend_markdown, trend_text
+from snapdiff.trend import trend
 from tests.conftest import GO_DUMPS
 
 REAL = load(str(GO_DUMPS / "go1.27" / "t0.debug2.txt"))
@@ -88,6 +91,10 @@ def _render_all(data: bytes) -> None:
         md_render.render_show(shown)
         json_render.render_show(shown)
         text_render.render_show(shown, Console(file=io.StringIO(), width=80))
+    series = trend([REAL, snap, snap])
+    trend_markdown.render_trend(series)
+    trend_json.render_trend(series)
+    trend_text.render_trend(series, Console(file=io.StringIO(), width=80))
     again = store.loads(store.dumps(snap), "gen")
     assert again.tasks == snap.tasks
 
