@@ -27,7 +27,16 @@ from datetime import datetime
 from operator import attrgetter
 
 from snapdiff.group import GroupBy, GroupKey, entry_frame, group, site_key
-from snapdiff.model import ASYNCIO_TASK, FLAG_LEAKED, GOROUTINE, Frame, Snapshot, SourceInfo, Task
+from snapdiff.model import (
+    ASYNCIO_TASK,
+    FLAG_LEAKED,
+    GOROUTINE,
+    THREAD,
+    Frame,
+    Snapshot,
+    SourceInfo,
+    Task,
+)
 
 _FRAMES = attrgetter("frames")
 _COUNT = attrgetter("count")
@@ -50,6 +59,16 @@ ID_CLOCKS = frozenset(
         ("snapdiff-probe", ASYNCIO_TASK),
     }
 )
+
+
+# Sites that are a library's, not the code that leaks: what to look for instead.
+SITE_HINTS = {
+    (THREAD, "_worker", "thread.py"): (
+        "these are ThreadPoolExecutor worker threads, so the dump cannot show which code made "
+        "the executors; the usual leak is an executor made per request and never shut down "
+        "(snapdiff.probe records the call that started each thread)"
+    ),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -444,6 +463,9 @@ def diff(
         verdict, suspect, confidence, reasons = judge(
             _Evidence(nb, na, survivors, early, long_waiting, leaked)
         )
+        hint = SITE_HINTS.get((key.kind, key.function, key.file))
+        if suspect and hint:
+            reasons = (*reasons, hint)
         rate = None
         if elapsed_seconds:
             rate = (na - nb) / (elapsed_seconds / 60)
