@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -17,3 +19,10 @@ def upstream(relative: str) -> Path:
     if not path.exists():
         pytest.skip(f"upstream corpus not present: {path}")
     return path
+
+
+# CI runs the property tests with a fixed seed: a red build must be reproducible, and the
+# examples it runs are the ones a developer runs with CI=true. Locally they stay random.
+if os.environ.get("CI"):
+    settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+    settings.load_profile("ci")
