@@ -47,13 +47,6 @@ def _open_error(path: str, exc: OSError) -> InputError:
     return InputError(f"{path}: cannot read: {exc.strerror or exc}")
 
 
-def gunzip(data: bytes, origin: str) -> tuple[bytes, bool]:
-    """(decompressed data, complete). Concatenated members are read one after another."""
-    state = _GzipState()
-    out = b"".join(_gunzip_pieces(data, origin, state))
-    return out, state.complete
-
-
 class _GzipState:
     __slots__ = ("complete",)
 

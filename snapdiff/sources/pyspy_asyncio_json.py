@@ -49,7 +49,7 @@ from typing import Any
 from snapdiff.errors import InputError
 from snapdiff.model import ASYNCIO_TASK, Frame, Snapshot, SourceInfo, Task
 from snapdiff.sources.aiomonitor_json import loads, salvage_object
-from snapdiff.sources.pyspy_json import _int
+from snapdiff.sources.pyspy_json import _int, frame_notes
 from snapdiff.sources.pyspy_json import _thread as pyspy_thread
 
 NAME = "py-spy-asyncio-json"
@@ -177,15 +177,15 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
             "CPython 3.13's default names); their addresses alone are reused, so they get no "
             "id and survivors are not counted"
         )
-    detail = [
-        "py-spy-asyncio --asyncio --json",
-        f"{n_tasks} asyncio tasks ({with_site} with creation sites)",
-        f"{len(tasks) - n_tasks} threads",
-    ]
-    if seen["native"]:
-        detail.append("native frames")
-    if seen["locals"]:
-        detail.append("locals kept" if keep_locals else "locals dropped")
+    detail = frame_notes(
+        [
+            "py-spy-asyncio --asyncio --json",
+            f"{n_tasks} asyncio tasks ({with_site} with creation sites)",
+            f"{len(tasks) - n_tasks} threads",
+        ],
+        seen,
+        keep_locals,
+    )
     return Snapshot(
         source=SourceInfo(
             format=NAME,

@@ -103,11 +103,7 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
             "--nonblocking on Python < 3.11 gives none); their ids are pthread handles, which "
             "do not match the OS ids of a dump that has them"
         )
-    detail = ["py-spy dump --json"]
-    if seen["native"]:
-        detail.append("native frames")
-    if seen["locals"]:
-        detail.append("locals kept" if keep_locals else "locals dropped")
+    detail = frame_notes(["py-spy dump --json"], seen, keep_locals)
     return Snapshot(
         source=SourceInfo(
             format=NAME,
@@ -120,6 +116,15 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
         warnings=tuple(warnings),
         truncated=truncated,
     )
+
+
+def frame_notes(detail: list[str], seen: dict[str, bool], keep_locals: bool) -> list[str]:
+    """The reader's detail, with what the frames held: native frames, locals kept or dropped."""
+    if seen["native"]:
+        detail.append("native frames")
+    if seen["locals"]:
+        detail.append("locals kept" if keep_locals else "locals dropped")
+    return detail
 
 
 def _thread(
