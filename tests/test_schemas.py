@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from snapdiff import store
 from snapdiff.cli import app
+from snapdiff.errors import InputError
 from snapdiff.render import json as json_render
 from tests.conftest import GO_DUMPS, PY_DUMPS, ROOT
 
@@ -24,7 +25,8 @@ def _schema(name: str) -> Draft202012Validator:
     return Draft202012Validator(schema)
 
 
-SNAPSHOT = _schema("snapshot-v1.json")
+SNAPSHOT = _schema("snapshot-v2.json")
+SNAPSHOT_V1 = _schema("snapshot-v1.json")
 REPORT = _schema("report-v1.json")
 
 DUMPS = sorted(
@@ -73,7 +75,9 @@ def test_schemas_match_the_versions_the_code_writes():
     assert snap["format"]["const"] == store.FORMAT
     assert snap["version"]["const"] == store.VERSION
     assert snap["task_fields"]["const"] == list(store.TASK_FIELDS)
-    assert len(SNAPSHOT.schema["$defs"]["task"]["prefixItems"]) == len(store.TASK_FIELDS)
+    assert snap["columns"]["required"] == list(store.TASK_FIELDS)
+    assert SNAPSHOT_V1.schema["properties"]["version"]["const"] in store.READS
+    assert len(SNAPSHOT_V1.schema["$defs"]["task"]["prefixItems"]) == len(store.TASK_FIELDS)
     for command in ("diff", "show"):
         props = REPORT.schema["$defs"][command]["properties"]
         assert props["schema"]["const"] == json_render.SCHEMA
@@ -84,7 +88,25 @@ def test_schemas_match_the_versions_the_code_writes():
 def test_convert_writes_valid_snapshots(dump, tmp_path):
     doc = _convert(dump, tmp_path / "snap.json.gz", "--captured-at", "2026-01-02T03:04:05Z")
     assert _errors(SNAPSHOT, doc) == []
-    assert doc["tasks"], "a sample with no tasks would make this test vacuous"
+    assert doc["task_count"], "a sample with no tasks would make this test vacuous"
+
+
+SERIES = sorted((ROOT / "samples" / "series").rglob("*.json.gz"))
+
+
+@pytest.mark.parametrize("path", SERIES, ids=_name)
+def test_version_1_snapshots_are_valid_and_read_as_written_again(path, tmp_path):
+    """The sample series were written as version 1: the v1 schema still holds for them, and
+    reading one gives the same snapshot as reading it after it is written as version 2."""
+    doc = json.loads(gzip.decompress(path.read_bytes()))
+    assert doc["version"] == 1
+    assert _errors(SNAPSHOT_V1, doc) == []
+    again = _convert(path, tmp_path / "again.json")
+    assert again["version"] == store.VERSION == 2
+    assert _errors(SNAPSHOT, again) == []
+    first = store.loads(gzip.decompress(path.read_bytes()), "a")
+    assert first.tasks
+    assert store.loads(store.dumps(first), "a") == first
 
 
 @pytest.mark.parametrize(
@@ -166,14 +188,19 @@ _DELETE = object()
 
 SNAPSHOT_DAMAGE = {
     "wrong format": (("format",), "snapdiff-report"),
-    "other version": (("version",), 2),
-    "no tasks table": (("tasks",), _DELETE),
+    "other version": (("version",), 3),
+    "no columns": (("columns",), _DELETE),
+    "no task count": (("task_count",), _DELETE),
     "no frames table": (("frames",), _DELETE),
     "unknown top-level key": (("surprise",), 1),
-    "task row too short": (("tasks", 0), [0, 1, None]),
-    "task id a string": (("tasks", 0, 1), "18"),
-    "negative stack index": (("tasks", 0, 5), -1),
-    "count zero": (("tasks", 0, 10), 0),
+    "a column missing": (("columns", "stack"), _DELETE),
+    "an unknown column": (("columns", "colour"), [0]),
+    "task id a string": (("columns", "id", 0), "18"),
+    "negative stack index": (("columns", "stack", 0), -1),
+    "count zero": (("columns", "count"), {"runs": [[0, 302]]}),
+    "a run of length zero": (("columns", "kind"), {"runs": [[0, 0]]}),
+    "runs beside another key": (("columns", "kind"), {"runs": [[0, 302]], "more": 1}),
+    "a column neither list nor runs": (("columns", "state"), 3),
     "frame line a string": (("frames", 0, 2), "53"),
     "frame with four items": (("frames", 0), ["f", "file.go", 1, "extra"]),
     "task columns renamed": (("task_fields", 0), "type"),
@@ -189,6 +216,31 @@ def test_damaged_snapshot_fails(snapshot_doc, damage):
     assert _errors(SNAPSHOT, snapshot_doc) == []
     path, value = SNAPSHOT_DAMAGE[damage]
     assert _errors(SNAPSHOT, _set(snapshot_doc, path, value)), damage
+
+
+# What the loader must refuse, as a one-line input error (the schema is stricter: it also
+# refuses unknown keys and loosely typed metadata the loader reads leniently).
+LOAD_REFUSES = [
+    d
+    for d in SNAPSHOT_DAMAGE
+    if d not in {"unknown top-level key", "captured_at a number", "truncated as a string"}
+] + ["column too short", "stack index past the table", "created_by a float"]
+SNAPSHOT_DAMAGE_LOAD = {
+    **SNAPSHOT_DAMAGE,
+    "column too short": (("columns", "id"), [1, 2, 3]),
+    "stack index past the table": (("columns", "stack", 0), 10_000),
+    "created_by a float": (("columns", "created_by"), {"runs": [[1.0, 302]]}),
+}
+
+
+@pytest.mark.parametrize("damage", LOAD_REFUSES, ids=str)
+def test_damaged_snapshot_is_an_input_error(snapshot_doc, damage):
+    assert snapshot_doc["task_count"] == 302
+    assert len(store.decode(snapshot_doc, "ok").tasks) == 302
+    path, value = SNAPSHOT_DAMAGE_LOAD[damage]
+    data = json.dumps(_set(snapshot_doc, path, value)).encode()
+    with pytest.raises(InputError, match=r"^bad\.json: "):
+        store.loads(data, "bad.json")
 
 
 @pytest.fixture(scope="module")

@@ -282,11 +282,28 @@ class FakeCapturer:
         return [(self.snaps.pop(0), None)]
 
 
+class FakeClock:
+    """time.monotonic and time.sleep of a clock that only moves when slept: a capture never
+    overruns its slot, however loaded the machine running the tests is."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def test_watch_saves_every_snapshot_and_reports(tmp_path, monkeypatch):
     monkeypatch.setattr(cli_trend, "_capturer", lambda target, timeout: FakeCapturer(GO))
+    clock = FakeClock()
+    monkeypatch.setattr(cli_trend.time, "monotonic", clock.monotonic)
+    monkeypatch.setattr(cli_trend.time, "sleep", clock.sleep)
     r = run(
         [
-            *("watch", "http://127.0.0.1:6060", "--every", "0.01s", "--count", "6"),
+            *("watch", "http://127.0.0.1:6060", "--every", "10s", "--count", "6"),
             *("--save", str(tmp_path / "w"), "--color", "never"),
         ]
     )
@@ -294,6 +311,7 @@ def test_watch_saves_every_snapshot_and_reports(tmp_path, monkeypatch):
     assert len(list((tmp_path / "w").glob("*.json.gz"))) == 6
     assert "Suspect: main.fetchAll" in r.stdout
     assert "6 snapshots saved in" in r.stderr
+    assert clock.now == 1050.0  # five waits of 10 s between six captures
 
 
 def test_watch_stops_with_exit_5_when_a_gate_is_crossed(tmp_path, monkeypatch):

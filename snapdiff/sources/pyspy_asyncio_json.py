@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 from snapdiff.errors import InputError
@@ -221,8 +220,7 @@ def _task(
     if isinstance(raw_id, str) and _HEX.match(raw_id):
         task_id = int(raw_id, 16)
     state = item.get("state")
-    return replace(
-        base,
+    return base._replace(
         kind=ASYNCIO_TASK,
         id=task_id if name else None,
         name=name,
