@@ -21,6 +21,7 @@ from snapdiff.sources import (
     pyspy_asyncio_json,
     pyspy_json,
     pyspy_text,
+    pystack_text,
 )
 
 SNIFF_BYTES = 256 * 1024
@@ -57,6 +58,7 @@ SOURCES: dict[str, Source] = {
             aiomonitor_json,
             pyspy_asyncio_json,
             faulthandler_text,
+            pystack_text,
             go_text,
             pyspy_text,
         ),

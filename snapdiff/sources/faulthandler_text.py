@@ -71,7 +71,7 @@ DESCRIPTION = "CPython faulthandler dumps: SIGUSR1 (register), dump_traceback(_l
 _SNIFF = re.compile(
     rb"^(?:(?:Current thread|Thread) 0x[0-9a-fA-F]{1,16}(?: \[[^\n]*\])?|Stack)"
     rb" \(most recent call first\):\r?\n"
-    rb"  (?:File \"|<no Python frame>|<tstate is freed>|Garbage-collecting|\.\.\.\r?$)",
+    rb"  (?:File [\"?]|<no Python frame>|<tstate is freed>|Garbage-collecting|\.\.\.\r?$)",
     re.M,
 )
 _THREAD = re.compile(
