@@ -35,8 +35,9 @@ LOCALS   ``        name: value``, one a line, kept only when the caller asks (th
          secrets). A frame line -> FRAME; a blank line -> OUTSIDE.
 
 Quirks kept: pystack prints colours (``--no-color`` turns them off) when writing to a
-terminal: they are removed. A dump that ends in the middle of a line is truncated: its last
-thread is flagged partial.
+terminal: they are removed from the lines it colours (frames and locals markers); escapes
+anywhere else (a thread name, a path in an uncoloured dump) are kept as data. A dump that
+ends in the middle of a line is truncated: its last thread is flagged partial.
 """
 
 from __future__ import annotations
@@ -114,7 +115,9 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
 
     for raw in lines:
         line = raw[:-1] if raw.endswith("\r") else raw
-        if "\x1b" in line:
+        if line.startswith(("    \x1b", "      \x1b")):
+            # pystack colours the frame markers, functions, libraries and the locals markers
+            # (never a header): only such lines lose their escapes, elsewhere they are data.
             plain = _SGR_RE.sub("", line)
             coloured = coloured or plain != line
             line = plain
