@@ -396,3 +396,17 @@ def test_mutated_real_dump_never_crashes(edits):
         at %= len(data) + 1
         data[at : at + length] = insert
     attempt(bytes(data))
+
+
+def test_windows_fatal_exception_header():
+    data = (
+        b"Windows fatal exception: access violation\r\n\r\n"
+        b"Current thread 0x00001734 (most recent call first):\r\n"
+        b'  File "C:\\srv\\app\\collect.py", line 706 in collect\r\n'
+    )
+    snap = parse_bytes(data, "input")
+    assert "Windows fatal exception: access violation" in snap.source.detail
+    assert [(t.id, t.state, t.frames[0].file) for t in snap.tasks] == [
+        (0x1734, "current", "C:\\srv\\app\\collect.py")
+    ]
+    assert site_key(snap.tasks[0]).file == "collect.py"

@@ -21,7 +21,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
+from snapdiff.cli import app
 from snapdiff.diff import diff
 from snapdiff.errors import InputError
 from snapdiff.group import entry_frame, is_native, site_key
@@ -374,3 +376,13 @@ def test_live_service_dumped_twice_with_pystack_flags_the_leak():
     by_fn = {g.key.function: g for g in result.groups}
     assert by_fn["_worker"].after == 40
     assert by_fn["pool_worker"].verdict == "steady"
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_convert_writes_no_secret_unless_asked(keep, tmp_path):
+    out = tmp_path / "snap.json"
+    args = ["convert", str(PS / "py3.13" / "t1.locals.txt.gz"), "-o", str(out)]
+    result = CliRunner().invoke(app, args + (["--keep-locals"] if keep else []))
+    assert result.exit_code == 0, result.output
+    written = out.read_text(encoding="utf-8")
+    assert all((s in written) == keep for s in SECRETS)

@@ -17,7 +17,8 @@
 The reader is a line state machine:
 
 OUTSIDE  anything before a thread header is a skipped line (the log lines of the stderr the
-         dump went to), except ``Fatal Python error: <reason>``, ``Timeout (0:00:05)!``
+         dump went to), except ``Fatal Python error: <reason>`` (``Windows fatal exception:
+         <reason>`` on Windows), ``Timeout (0:00:05)!``
          (``dump_traceback_later``) and ``Stack (most recent call first):`` (a dump of one
          thread, ``all_threads=False``, without an id), which start a dump, and
          ``Python runtime state: ...``, which is noted. A header -> THREAD.
@@ -78,7 +79,7 @@ _THREAD = re.compile(
     r"(Current thread|Thread) 0x([0-9a-fA-F]{1,16})(?: \[(.*)\])? \(most recent call first\):$"
 )
 _FRAME = re.compile(r'  File (?:"(.*)"|\?\?\?), line (\d{1,9}|\?\?\?) in (.*)$')
-_FATAL = "Fatal Python error: "
+_FATAL_HEADERS = ("Fatal Python error: ", "Windows fatal exception: ")
 _TIMEOUT = re.compile(r"Timeout \((\d+:\d\d:\d\d(?:\.\d+)?)\)!$")
 _STACK = "Stack (most recent call first):"
 
@@ -142,12 +143,11 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
         frames = []
         flags = []
 
-    def start_dump(line_no: int, reason: str) -> _Dump:
+    def start_dump(line_no: int, reason: str) -> None:
         nonlocal dump
         finish()
         dump = _Dump(line_no, reason)
         dumps.append(dump)
-        return dump
 
     after_blank = False  # the previous line was blank: faulthandler's separator of threads
     for line_no, raw in enumerate(lines, 1):
@@ -202,16 +202,14 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
                 cur = {"id": m.group(2), "name": name, "state": "current" if is_current else ""}
                 continue
         if line == _STACK:
-            reason = ""
-            if pending_header is not None:
-                line_no, reason = pending_header
-                pending_header = None
-            start_dump(line_no, reason)
+            first, reason = pending_header if pending_header is not None else (line_no, "")
+            pending_header = None
+            start_dump(first, reason)
             cur = {"id": "", "name": "", "state": "current"}
             continue
-        if line.startswith(_FATAL):
+        if line.startswith(_FATAL_HEADERS):
             finish()
-            pending_header = (line_no, "Fatal Python error: " + line[len(_FATAL) :].strip())
+            pending_header = (line_no, line.strip())
             continue
         if line.startswith("Timeout ("):
             tm = _TIMEOUT.match(line)
