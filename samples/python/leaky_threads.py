@@ -13,13 +13,19 @@ threads are running:
 * stuck:  one "config-watcher" thread blocked forever on an Event.
 
 Standard library only; runs on Python 3.9 and newer.
+
+Opt-in: with LEAKY_FAULTHANDLER=1 in the environment, SIGUSR1 makes faulthandler dump
+every thread to stderr, fatal signals (SIGABRT, SIGSEGV) dump them too, and the main
+loop writes a log line to stderr every second, so stderr holds dumps among log lines.
 """
 
 import argparse
 import concurrent.futures
+import faulthandler
 import os
 import queue
 import random
+import signal
 import sys
 import threading
 import time
@@ -117,6 +123,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     print(os.getpid(), flush=True)
+    log_to_stderr = os.environ.get("LEAKY_FAULTHANDLER") == "1"
+    if log_to_stderr:
+        faulthandler.enable(file=sys.stderr, all_threads=True)
+        faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
 
     for i in range(args.pool_size):
         threading.Thread(target=pool_worker, args=(i,),
@@ -131,9 +141,15 @@ def main(argv=None):
                      name="feeder", daemon=True).start()
 
     started = time.monotonic()
+    ticks = 0
     try:
         while args.duration <= 0 or time.monotonic() - started < args.duration:
             time.sleep(0.5)
+            ticks += 1
+            if log_to_stderr and ticks % 2 == 0:
+                print("%s INFO leaky: %d executors, %d threads alive"
+                      % (time.strftime("%Y-%m-%dT%H:%M:%S"), len(leaked_executors),
+                         threading.active_count()), file=sys.stderr, flush=True)
     except KeyboardInterrupt:
         pass
     stop.set()

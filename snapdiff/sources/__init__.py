@@ -14,12 +14,14 @@ from snapdiff.errors import UsageError
 from snapdiff.model import Snapshot
 from snapdiff.sources import (
     aiomonitor_json,
+    faulthandler_text,
     go_debug1,
     go_text,
     probe_json,
     pyspy_asyncio_json,
     pyspy_json,
     pyspy_text,
+    pystack_text,
 )
 
 SNIFF_BYTES = 256 * 1024
@@ -41,7 +43,10 @@ def _from_module(module: ModuleType) -> Source:
 # anything, so the Go full-stack reader, whose header pattern is precise, comes after the JSON
 # readers and the aggregated profile (whose "profile: total" line is unambiguous). The asyncio
 # JSON readers want an object whose first key is theirs ("tasks" with aiomonitor's task keys,
-# "asyncio_tasks"), so they cannot take the probe's document or a py-spy array.
+# "asyncio_tasks"), so they cannot take the probe's document or a py-spy array. The Python
+# text dumps of faulthandler and pystack come before Go's and py-spy's: their thread headers
+# end in "(most recent call first):" / "(most recent call last):", which neither prints, while
+# py-spy's sniff takes any "Process N: " log line followed by a "Thread " line.
 SOURCES: dict[str, Source] = {
     s.name: s
     for s in map(
@@ -52,6 +57,8 @@ SOURCES: dict[str, Source] = {
             probe_json,
             aiomonitor_json,
             pyspy_asyncio_json,
+            faulthandler_text,
+            pystack_text,
             go_text,
             pyspy_text,
         ),
