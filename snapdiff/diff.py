@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from operator import attrgetter
 
-from snapdiff.group import GroupBy, GroupKey, entry_frame, group, site_key
+from snapdiff.group import GroupBy, GroupKey, entry_frame, group, is_jvm_stack, site_key
 from snapdiff.model import (
     ASYNCIO_TASK,
     FLAG_LEAKED,
@@ -51,14 +51,19 @@ GROWTH_WITHOUT_IDS = 10
 GROWTH_WITHOUT_IDS_RATIO = 0.5
 MIN_NEW_SITE = 3
 # Ids that count up with every creation and are never reused, by (format, kind): Go goroutine
-# ids, and the asyncio task numbers of snapdiff's probe. (Other asyncio sources give object
+# ids, JVM thread numbers (jstack's ``#N``, jcmd's and the actuator's thread ids), and the
+# asyncio task numbers of snapdiff's probe. (Other asyncio sources give object
 # addresses, which are reused and say nothing of age.)
 ID_CLOCKS = frozenset(
     {
         ("go-goroutine-text", GOROUTINE),
         ("snapdiff-probe", ASYNCIO_TASK),
+        ("jvm-text", THREAD),
+        ("jvm-json", THREAD),
+        ("spring-threaddump", THREAD),
     }
 )
+_CLOCK_FORMATS = frozenset(fmt for fmt, _ in ID_CLOCKS)
 
 
 # Sites that are a library's, not the code that leaks: what to look for instead.
@@ -259,7 +264,11 @@ def show(snapshot: Snapshot, by: GroupBy = GroupBy.SITE) -> ShowResult:
 
 
 def identity(task: Task) -> tuple[object, ...]:
+    """What names a task across snapshots: Go goroutine ids and JVM thread numbers alone (never
+    reused; a JVM thread may be renamed), other thread ids with the name (the OS reuses them)."""
     if task.kind == GOROUTINE:
+        return (task.id,)
+    if task.id is not None and task.id > 0 and is_jvm_stack(task.frames):
         return (task.id,)
     return (task.id, task.name)
 
@@ -292,7 +301,11 @@ def comparable(before: Snapshot, after: Snapshot) -> tuple[bool, list[str]]:
             f"{after.source.pid}): survivors are not counted"
         )
         return False, notes
-    clocked = any(t.kind == GOROUTINE for t in after.tasks)
+    clocked = any(t.kind == GOROUTINE for t in after.tasks) or (
+        before.source.format == after.source.format
+        and after.source.format in _CLOCK_FORMATS
+        and after.source.format != "snapdiff-probe"
+    )
     if clocked:
         b_max, a_max = before.max_id, after.max_id
         if b_max is not None and a_max is not None and a_max < b_max:
@@ -455,7 +468,8 @@ def diff(
         early: float | None = None
         midpoint = midpoints.get(key.kind)
         if nb == 0 and na and midpoint is not None:
-            early = sum(1 for t in ta if t.id is not None and t.id <= midpoint) / len(ta)
+            # Ids below 1 are no clock (a JVM's own threads: their negated OS thread id).
+            early = sum(1 for t in ta if t.id is not None and 0 < t.id <= midpoint) / len(ta)
         shown = ta or tb
         summary = summarise(key, shown)
         leaked = sum(t.count for t in ta if FLAG_LEAKED in t.flags)

@@ -16,6 +16,7 @@ from snapdiff.sources import (
     aiomonitor_json,
     go_debug1,
     go_text,
+    jvm_text,
     probe_json,
     pyspy_asyncio_json,
     pyspy_json,
@@ -41,7 +42,9 @@ def _from_module(module: ModuleType) -> Source:
 # anything, so the Go full-stack reader, whose header pattern is precise, comes after the JSON
 # readers and the aggregated profile (whose "profile: total" line is unambiguous). The asyncio
 # JSON readers want an object whose first key is theirs ("tasks" with aiomonitor's task keys,
-# "asyncio_tasks"), so they cannot take the probe's document or a py-spy array.
+# "asyncio_tasks"), so they cannot take the probe's document or a py-spy array. The JVM text
+# reader wants a quoted thread header with "tid=0x.. nid=.." or a "Full thread dump" line,
+# which neither Go's nor py-spy's text has.
 SOURCES: dict[str, Source] = {
     s.name: s
     for s in map(
@@ -53,6 +56,7 @@ SOURCES: dict[str, Source] = {
             aiomonitor_json,
             pyspy_asyncio_json,
             go_text,
+            jvm_text,
             pyspy_text,
         ),
     )
