@@ -16,11 +16,13 @@ from snapdiff.sources import (
     aiomonitor_json,
     go_debug1,
     go_text,
+    jvm_json,
     jvm_text,
     probe_json,
     pyspy_asyncio_json,
     pyspy_json,
     pyspy_text,
+    spring_threaddump,
 )
 
 SNIFF_BYTES = 256 * 1024
@@ -44,7 +46,8 @@ def _from_module(module: ModuleType) -> Source:
 # JSON readers want an object whose first key is theirs ("tasks" with aiomonitor's task keys,
 # "asyncio_tasks"), so they cannot take the probe's document or a py-spy array. The JVM text
 # reader wants a quoted thread header with "tid=0x.. nid=.." or a "Full thread dump" line,
-# which neither Go's nor py-spy's text has.
+# which neither Go's nor py-spy's text has; the JVM JSON readers want "threadDump" (jcmd) or
+# "threads" holding ThreadInfo's keys (the actuator) as the first key.
 SOURCES: dict[str, Source] = {
     s.name: s
     for s in map(
@@ -55,6 +58,8 @@ SOURCES: dict[str, Source] = {
             probe_json,
             aiomonitor_json,
             pyspy_asyncio_json,
+            jvm_json,
+            spring_threaddump,
             go_text,
             jvm_text,
             pyspy_text,

@@ -93,6 +93,7 @@ _HEADER = re.compile(
 )
 _STATE = re.compile(r"\s+java\.lang\.Thread\.State: (.+?)\s*$")
 _FULL = re.compile(r"Full thread dump (.*?)(?: \((.*?)\))?:\s*$")
+_DATE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
 _TRAILING_ADDR = re.compile(r"\s*\[0x[0-9a-fA-F]+\]\s*$")
 _NAME_LINES = 16
 
@@ -291,7 +292,7 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
             if line.startswith("}"):
                 in_smr = False
             continue
-        if line.startswith("Threads class SMR info:"):
+        if line.startswith("Threads class SMR info:") or _DATE.match(line):
             continue
         if line.startswith("_java_thread_list="):
             in_smr = not line.rstrip().endswith("}")
