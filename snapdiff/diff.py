@@ -73,6 +73,12 @@ SITE_HINTS = {
         "the executors; the usual leak is an executor made per request and never shut down "
         "(snapdiff.probe records the call that started each thread)"
     ),
+    (THREAD, "java.util.concurrent.ThreadPoolExecutor$Worker.run", "ThreadPoolExecutor.java"): (
+        "these are ThreadPoolExecutor worker threads, so the dump cannot show which code made "
+        "the pools; the usual leak is an executor made per request and never shut down. "
+        "pool-N-thread-N names come from Executors' default ThreadFactory: give each pool a "
+        "named ThreadFactory to tell them apart"
+    ),
 }
 
 
