@@ -313,10 +313,11 @@ def comparable(before: Snapshot, after: Snapshot) -> tuple[bool, list[str]]:
         and after.source.format != "snapdiff-probe"
     )
     if clocked:
+        noun = "goroutine id" if after.tasks and after.tasks[0].kind == GOROUTINE else "thread id"
         b_max, a_max = before.max_id, after.max_id
         if b_max is not None and a_max is not None and a_max < b_max:
             notes.append(
-                f"the highest goroutine id went down ({b_max} -> {a_max}): the process restarted "
+                f"the highest {noun} went down ({b_max} -> {a_max}): the process restarted "
                 "between the snapshots, or they are in the wrong order; survivors are not counted"
             )
             return False, notes

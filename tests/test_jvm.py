@@ -263,6 +263,27 @@ def test_actuator_json_with_sorted_keys_as_spring_boot_4_writes_it():
     assert a.tasks == b.tasks
 
 
+def test_actuator_json_with_null_properties_as_spring_boot_2_writes_them():
+    doc = orjson.loads(raw(dump("jdk17", "t0.actuator.json")))
+    for thread in doc["threads"]:
+        thread.setdefault("lockName", None)
+        thread.setdefault("lockInfo", None)
+        for frame in thread["stackTrace"]:
+            for key in ("classLoaderName", "moduleName", "moduleVersion", "fileName"):
+                frame.setdefault(key, None)
+    a = load(str(dump("jdk17", "t0.actuator.json")))
+    b = parse_bytes(orjson.dumps(doc), "b")
+    assert b.source.format == "spring-threaddump"
+    assert a.tasks == b.tasks
+
+
+def test_dumps_in_the_wrong_order_are_not_matched_by_id():
+    result = diff(read("jdk17", "t1.txt"), read("jdk17", "t0.txt"))
+    assert not result.ids_comparable
+    assert any("highest thread id went down" in w for w in result.warnings)
+    assert not result.suspects
+
+
 def test_json_report_carries_name_pattern_and_entry_function(tmp_path):
     result = CliRunner().invoke(
         app,
