@@ -351,6 +351,15 @@ def test_crlf_tabs_as_spaces_and_log_lines_around_read_alike():
     assert logged.skipped_lines == base.skipped_lines + 3
 
 
+def test_jcmd_thread_print_gives_the_pid():
+    data = raw(dump("jdk17", "t0.txt"))
+    snap = parse_bytes(b"5374:\n" + data, "jcmd.txt")
+    assert snap.source.pid == 5374
+    assert snap.tasks == parse_bytes(data, "jstack.txt").tasks
+    assert snap.skipped_lines == 0
+    assert parse_bytes(data, "jstack.txt").source.pid is None
+
+
 def test_log_line_between_a_threads_frames_does_not_end_it():
     data = raw(dump("jdk17", "t0.txt")).decode()
     anchor = "\tat java.util.concurrent.LinkedBlockingQueue.take("
@@ -494,16 +503,18 @@ def test_live_service_captured_twice_flags_the_leak(tmp_path):
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/work", timeout=10) as r:
                     r.read()
 
-        def capture(name: str) -> Path:
+        def capture(name: str, *argv: str) -> Path:
             out = tmp_path / name
-            out.write_bytes(subprocess.run([jstack, pid], capture_output=True, check=True).stdout)
+            out.write_bytes(subprocess.run(argv, capture_output=True, check=True).stdout)
             return out
 
         requests(5)
-        first = capture("t0.txt")
+        first = capture("t0.txt", jstack, pid)
         requests(15)
         time.sleep(0.2)
-        second = capture("t1.txt")
+        second = capture("t1.txt", jstack, "-l", pid)
+        jcmd = shutil.which("jcmd")
+        printed = capture("t1.jcmd.txt", jcmd, pid, "Thread.print") if jcmd else None
     finally:
         proc.kill()
         proc.wait()
@@ -516,3 +527,7 @@ def test_live_service_captured_twice_flags_the_leak(tmp_path):
     assert [(g.key.function, g.key.name_pattern) for g in result.suspects] == [
         (POOL, "pool-N-thread-N")
     ]
+    if printed is not None:
+        snap = load(str(printed))
+        assert snap.source.pid == proc.pid
+        assert by_pattern(snap)["pool-N-thread-N"] == 20

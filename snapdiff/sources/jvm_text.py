@@ -27,8 +27,9 @@ dump a JVM prints on its stdout on ``kill -3`` (SIGQUIT), JDK 8 to 25.
 
 The reader is a line state machine:
 
-OUTSIDE  before the first thread and after ``JNI global refs``: the date line, ``Full thread
-         dump <VM> (<version> ...):`` (the producer), the SMR block; anything else is a skipped
+OUTSIDE  before the first thread and after ``JNI global refs``: ``12345:`` (the pid, which
+         ``jcmd`` prints first), the date line, ``Full thread dump <VM> (<version> ...):`` (the
+         producer), the SMR block; anything else is a skipped
          line (a service's log lines around a kill -3 dump, the ``Heap`` summary the VM prints
          after it, a deadlock report's repeated stacks). A header -> THREAD.
 THREAD   ``"name" #N [ostid] daemon prio=P os_prio=P cpu=.. elapsed=.. tid=0x.. nid=.. text``.
@@ -93,6 +94,7 @@ _HEADER = re.compile(
 )
 _STATE = re.compile(r"\s+java\.lang\.Thread\.State: (.+?)\s*$")
 _FULL = re.compile(r"Full thread dump (.*?)(?: \((.*?)\))?:\s*$")
+_PID = re.compile(r"(\d{1,10}):$")
 _DATE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
 _TRAILING_ADDR = re.compile(r"\s*\[0x[0-9a-fA-F]+\]\s*$")
 _NAME_LINES = 16
@@ -176,6 +178,7 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
     full_dump = False
     ended = False  # saw "JNI global refs": the end of a complete dump
     no_number = 0
+    pid: int | None = None
 
     cur: dict[str, object] | None = None
     frames: list[Frame] = []
@@ -294,6 +297,11 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
             continue
         if line.startswith("Threads class SMR info:") or _DATE.match(line):
             continue
+        if pid is None and not tasks and cur is None:
+            pm = _PID.match(line)
+            if pm:  # jcmd prints the pid it attached to first
+                pid = int(pm.group(1))
+                continue
         if line.startswith("_java_thread_list="):
             in_smr = not line.rstrip().endswith("}")
             continue
@@ -346,6 +354,7 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
             origin=origin,
             producer=f"java {version}" if version else "java",
             detail=", ".join(detail),
+            pid=pid,
         ),
         tasks=tuple(tasks),
         warnings=tuple(warnings),
