@@ -351,6 +351,16 @@ def test_crlf_tabs_as_spaces_and_log_lines_around_read_alike():
     assert logged.skipped_lines == base.skipped_lines + 3
 
 
+def test_kill_3_twice_reads_the_last_dump_only():
+    once = raw(dump("jdk17", "sigquit.txt"))
+    earlier = raw(dump("jdk17", "t0.txt"))
+    snap = parse_bytes(b"INFO up\n" + earlier + b"INFO more\n" + once, "stdout.log")
+    alone = parse_bytes(once, "sigquit.txt")
+    assert snap.tasks == alone.tasks
+    assert any("2 thread dumps one after another" in w for w in snap.warnings)
+    assert by_pattern(snap)["http-worker-N"] == 4
+
+
 def test_jcmd_thread_print_gives_the_pid():
     data = raw(dump("jdk17", "t0.txt"))
     snap = parse_bytes(b"5374:\n" + data, "jcmd.txt")
@@ -397,8 +407,9 @@ def test_json_cut_short_keeps_the_threads_before_the_cut(stem):
 
 def test_garbage_forced_as_jvm_text_is_a_one_line_parse_error():
     with pytest.raises(ParseError) as info:
-        parse_bytes(b"hello\nworld\n", "junk.txt", "jvm-text")
-    assert str(info.value).startswith("junk.txt:1: no JVM thread header")
+        parse_bytes(b"\nhello\nworld\n", "junk.txt", "jvm-text")
+    assert str(info.value).startswith("junk.txt:2: no JVM thread header")
+    assert str(info.value).endswith(": 'hello'")
     assert "\n" not in str(info.value)
     with pytest.raises(InputError, match="not valid jcmd thread dump JSON"):
         parse_bytes(b'{"threadDump": nope', "x.json", "jvm-json")

@@ -58,7 +58,8 @@ Frames are normalised so two captures (or a text and a JSON dump) group alike: t
 classes of lambdas and method handles lose their numbers and addresses
 (``LeakyService$$Lambda$266/0x00007f7bc0162cc0.run`` -> ``LeakyService$$Lambda.run``).
 
-A dump whose last line is cut, or that has a ``Full thread dump`` line but no ``JNI global
+A service's stdout may hold several kill -3 dumps one after another: only the last is read
+(each thread would be counted once per dump), with a warning. A dump whose last line is cut, or that has a ``Full thread dump`` line but no ``JNI global
 refs`` line, is truncated: its last thread is flagged partial and a warning says so.
 """
 
@@ -163,6 +164,20 @@ def _nid(text: str) -> int:
     return int(text, 16) if text.startswith("0x") else int(text)
 
 
+class _Thread:
+    """The thread being read."""
+
+    __slots__ = ("daemon", "has_state", "name", "nid", "number", "state")
+
+    def __init__(self, name: str, number: int | None, daemon: bool, nid: int, state: str):
+        self.name = name
+        self.number = number
+        self.daemon = daemon
+        self.nid = nid
+        self.state = state
+        self.has_state = False  # saw the "java.lang.Thread.State:" line
+
+
 def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
     """Read a jstack / kill -3 dump. ``keep_locals`` is accepted for the common signature: JVM
     dumps hold no local variables."""
@@ -180,26 +195,23 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
     no_number = 0
     pid: int | None = None
 
-    cur: dict[str, object] | None = None
+    cur: _Thread | None = None
     frames: list[Frame] = []
     in_smr = False
     pending: list[str] = []  # the first lines of a name that holds newlines
-    pending_at = 0
+    dumps: list[int] = []  # the line of each "Full thread dump" line
 
     def finish(partial: bool = False) -> None:
         nonlocal cur, frames, no_number
         if cur is not None:
             flags: list[str] = []
-            if cur["daemon"]:
+            if cur.daemon:
                 flags.append(FLAG_DAEMON)
             if partial:
                 flags.append(FLAG_PARTIAL)
-            number = cur["number"]
-            if number is None:
+            if cur.number is None:
                 no_number += 1
-                tid: int | None = -int(str(cur["nid"]))
-            else:
-                tid = int(str(number))
+            tid = -cur.nid if cur.number is None else cur.number
             stack = tuple(frames)
             stack = stacks.setdefault(stack, stack)
             tasks.append(
@@ -207,8 +219,8 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
                     THREAD,
                     stack,
                     tid,
-                    str(cur["name"]),
-                    str(cur["state"]),
+                    cur.name,
+                    cur.state,
                     None,
                     None,
                     None,
@@ -227,14 +239,7 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
         finish()
         number, daemon = _attrs(m.group("attrs"))
         rest = _TRAILING_ADDR.sub("", m.group("rest")).strip()
-        cur = {
-            "name": m.group("name"),
-            "number": number,
-            "daemon": daemon,
-            "nid": _nid(m.group("nid")),
-            "state": rest,
-            "has_state": False,
-        }
+        cur = _Thread(m.group("name"), number, daemon, _nid(m.group("nid")), rest)
         ended = False
         return True
 
@@ -261,7 +266,6 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
                 continue
             if line.count('"') % 2 == 1 or "tid=" not in line:
                 pending = [line]
-                pending_at = line_no
                 continue
             skipped += 1
             continue
@@ -274,9 +278,9 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
                 continue  # a lock, or a line of "Locked ownable synchronizers"
             sm = _STATE.match(line)
             if sm:
-                if not cur["has_state"]:
-                    cur["state"] = sm.group(1)
-                    cur["has_state"] = True
+                if not cur.has_state:
+                    cur.state = sm.group(1)
+                    cur.has_state = True
                 continue
             if body.startswith(
                 (
@@ -309,6 +313,12 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
             fm = _FULL.match(line)
             if fm:
                 finish()
+                dumps.append(line_no)
+                if tasks:
+                    # kill -3 twice: the service's stdout holds one dump after another. Only
+                    # the last is read; counting them all would count each thread twice.
+                    tasks.clear()
+                    no_number = 0
                 full_dump = True
                 vm = fm.group(1)
                 version = (fm.group(2) or "").split(" ", 1)[0]
@@ -323,11 +333,11 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
     last = cur
     finish(partial=truncated and last is not None)
     if not tasks:
-        first = next((ln for ln in lines if ln.strip()), "")
+        first = next((i for i, ln in enumerate(lines) if ln.strip()), 0)
         raise ParseError(
             origin,
-            pending_at or 1,
-            first.rstrip("\r"),
+            first + 1,
+            lines[first].rstrip("\r") if lines else "",
             'no JVM thread header ("name" ... tid=0x... nid=...) in the input',
         )
     if truncated:
@@ -340,6 +350,11 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
                 if last is not None
                 else ")"
             )
+        )
+    if len(dumps) > 1:
+        warnings.append(
+            f"{origin}:{dumps[-1]}: {len(dumps)} thread dumps one after another (kill -3 more "
+            "than once); read the last one"
         )
     detail = ["JVM thread dump"]
     if vm:
