@@ -54,16 +54,14 @@ MIN_NEW_SITE = 3
 # ids, JVM thread numbers (jstack's ``#N``, jcmd's and the actuator's thread ids), and the
 # asyncio task numbers of snapdiff's probe. (Other asyncio sources give object
 # addresses, which are reused and say nothing of age.)
+_JVM_FORMATS = frozenset({"jvm-text", "jvm-json", "spring-threaddump"})
 ID_CLOCKS = frozenset(
     {
         ("go-goroutine-text", GOROUTINE),
         ("snapdiff-probe", ASYNCIO_TASK),
-        ("jvm-text", THREAD),
-        ("jvm-json", THREAD),
-        ("spring-threaddump", THREAD),
+        *((fmt, THREAD) for fmt in _JVM_FORMATS),
     }
 )
-_CLOCK_FORMATS = frozenset(fmt for fmt, _ in ID_CLOCKS)
 
 
 # Sites that are a library's, not the code that leaks: what to look for instead.
@@ -308,9 +306,7 @@ def comparable(before: Snapshot, after: Snapshot) -> tuple[bool, list[str]]:
         )
         return False, notes
     clocked = any(t.kind == GOROUTINE for t in after.tasks) or (
-        before.source.format == after.source.format
-        and after.source.format in _CLOCK_FORMATS
-        and after.source.format != "snapdiff-probe"
+        before.source.format == after.source.format and after.source.format in _JVM_FORMATS
     )
     if clocked:
         noun = "goroutine id" if after.tasks and after.tasks[0].kind == GOROUTINE else "thread id"

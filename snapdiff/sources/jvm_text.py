@@ -59,8 +59,9 @@ classes of lambdas and method handles lose their numbers and addresses
 (``LeakyService$$Lambda$266/0x00007f7bc0162cc0.run`` -> ``LeakyService$$Lambda.run``).
 
 A service's stdout may hold several kill -3 dumps one after another: only the last is read
-(each thread would be counted once per dump), with a warning. A dump whose last line is cut, or that has a ``Full thread dump`` line but no ``JNI global
-refs`` line, is truncated: its last thread is flagged partial and a warning says so.
+(each thread would be counted once per dump), with a warning. A dump whose last line is cut,
+or that has a ``Full thread dump`` line but no ``JNI global refs`` line, is truncated: its
+last thread is flagged partial and a warning says so.
 """
 
 from __future__ import annotations
