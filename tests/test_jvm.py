@@ -542,3 +542,30 @@ def test_live_service_captured_twice_flags_the_leak(tmp_path):
         snap = load(str(printed))
         assert snap.source.pid == proc.pid
         assert by_pattern(snap)["pool-N-thread-N"] == 20
+
+
+def _thread(name: str, number: int | None, function: str) -> bytes:
+    head = f'"{name}" ' + (f"#{number} " if number is not None else "")
+    if number is None:  # a VM-internal thread: no number, no frames
+        return f"{head}os_prio=0 tid=0x1 nid=0x{sum(map(ord, name)):x} runnable\n\n".encode()
+    return (
+        f"{head}prio=5 tid=0x1 nid=0x{number:x} waiting on condition\n"
+        "   java.lang.Thread.State: WAITING (parking)\n"
+        f"\tat {function}(App.java:7)\n\tat java.lang.Thread.run(Thread.java:840)\n\n"
+    ).encode()
+
+
+def test_id_clock_judges_a_new_site_and_ignores_the_vm_threads():
+    steady = b"".join(_thread(f"steady-{i}", i, "App.serve") for i in range(1, 11))
+    before = parse_bytes(steady + _thread("VM Thread", None, ""), "before.txt")
+    born = b"".join(_thread(f"worker-{i}", i, "App.work") for i in range(12, 21))
+    gc = b"".join(_thread(f"GC Thread#{i}", None, "") for i in range(4))
+    after = parse_bytes(steady + born + _thread("VM Thread", None, "") + gc, "after.txt")
+    result = diff(before, after)
+    by_pattern_ = {g.key.name_pattern: g for g in result.groups}
+    worker = by_pattern_["worker-N"]
+    # The midpoint is id 15: 4 of the 9 workers were born before it and are still alive.
+    assert (worker.before, worker.after, worker.verdict) == (0, 9, "leak")
+    assert by_pattern_["GC Thread#N"].verdict == "burst"
+    assert not by_pattern_["GC Thread#N"].suspect
+    assert by_pattern_["steady-N"].verdict == "steady"
