@@ -28,7 +28,7 @@ from functools import partial
 from operator import attrgetter, is_not
 from typing import Any
 
-from snapdiff.group import GroupBy, GroupKey, entry_frame, group, site_key
+from snapdiff.group import GroupBy, GroupKey, entry_frame, group, is_jvm_stack, site_key
 from snapdiff.model import (
     ASYNCIO_TASK,
     FLAG_LEAKED,
@@ -63,12 +63,15 @@ GROWTH_WITHOUT_IDS = 10
 GROWTH_WITHOUT_IDS_RATIO = 0.5
 MIN_NEW_SITE = 3
 # Ids that count up with every creation and are never reused, by (format, kind): Go goroutine
-# ids, and the asyncio task numbers of snapdiff's probe. (Other asyncio sources give object
+# ids, JVM thread numbers (jstack's ``#N``, jcmd's and the actuator's thread ids), and the
+# asyncio task numbers of snapdiff's probe. (Other asyncio sources give object
 # addresses, which are reused and say nothing of age.)
+_JVM_FORMATS = frozenset({"jvm-text", "jvm-json", "spring-threaddump"})
 ID_CLOCKS = frozenset(
     {
         ("go-goroutine-text", GOROUTINE),
         ("snapdiff-probe", ASYNCIO_TASK),
+        *((fmt, THREAD) for fmt in _JVM_FORMATS),
     }
 )
 
@@ -79,6 +82,12 @@ SITE_HINTS = {
         "these are ThreadPoolExecutor worker threads, so the dump cannot show which code made "
         "the executors; the usual leak is an executor made per request and never shut down "
         "(snapdiff.probe records the call that started each thread)"
+    ),
+    (THREAD, "java.util.concurrent.ThreadPoolExecutor$Worker.run", "ThreadPoolExecutor.java"): (
+        "these are ThreadPoolExecutor worker threads, so the dump cannot show which code made "
+        "the pools; the usual leak is an executor made per request and never shut down. "
+        "pool-N-thread-N names come from Executors' default ThreadFactory: give each pool a "
+        "named ThreadFactory to tell them apart"
     ),
 }
 
@@ -288,18 +297,19 @@ def show(snapshot: Snapshot, by: GroupBy = GroupBy.SITE) -> ShowResult:
 
 
 def identity(task: Task) -> tuple[object, ...]:
+    """What names a task across snapshots: Go goroutine ids and JVM thread numbers alone (never
+    reused; a JVM thread may be renamed), other thread ids with the name (the OS reuses them)."""
     if task.kind == GOROUTINE:
+        return (task.id,)
+    if task.id is not None and task.id > 0 and is_jvm_stack(task.frames):
         return (task.id,)
     return (task.id, task.name)
 
 
 def identities(tasks: Sequence[Task]) -> Iterator[tuple[object, ...]]:
     """:func:`identity` of each task, in C passes where the tasks are of one sort."""
-    kinds = set(map(_KIND, tasks))
-    if kinds == {GOROUTINE}:
+    if set(map(_KIND, tasks)) == {GOROUTINE}:
         return zip(map(_ID, tasks))
-    if GOROUTINE not in kinds:
-        return zip(map(_ID, tasks), map(_NAME, tasks), strict=True)
     return map(identity, tasks)
 
 
@@ -331,12 +341,15 @@ def comparable(before: Snapshot, after: Snapshot) -> tuple[bool, list[str]]:
             f"{after.source.pid}): survivors are not counted"
         )
         return False, notes
-    clocked = any(t.kind == GOROUTINE for t in after.tasks)
+    clocked = any(t.kind == GOROUTINE for t in after.tasks) or (
+        before.source.format == after.source.format and after.source.format in _JVM_FORMATS
+    )
     if clocked:
+        noun = "goroutine id" if after.tasks and after.tasks[0].kind == GOROUTINE else "thread id"
         b_max, a_max = before.max_id, after.max_id
         if b_max is not None and a_max is not None and a_max < b_max:
             notes.append(
-                f"the highest goroutine id went down ({b_max} -> {a_max}): the process restarted "
+                f"the highest {noun} went down ({b_max} -> {a_max}): the process restarted "
                 "between the snapshots, or they are in the wrong order; survivors are not counted"
             )
             return False, notes
@@ -500,7 +513,8 @@ def diff(
         early: float | None = None
         midpoint = midpoints.get(key.kind)
         if nb == 0 and na and midpoint is not None:
-            early = sum(map(midpoint.__ge__, filter(_NOT_NONE, map(_ID, ta)))) / len(ta)
+            # Ids below 1 are no clock (a JVM's own threads: their negated OS thread id).
+            early = sum(1 for t in ta if t.id is not None and 0 < t.id <= midpoint) / len(ta)
         shown = ta or tb
         summary = summarise(key, shown)
         leaked = _leaked(ta)

@@ -4,6 +4,9 @@
           of the ``go`` statement; a Python thread's target (the first frame above threading's
           bootstrap frames) with its name pattern; an asyncio task's ``create_task`` call site
           where the source records it. Falls back to ``entry`` when a task has none.
+          A JVM thread's entry method (the first frame above ``Thread.run`` and the frames of a
+          thread-per-task executor) with its name pattern: a pool made per request and a
+          server's pool have the same stack and differ only in their names.
 ``entry`` the outermost frame's function and file: where the task started running.
 ``leaf``  the innermost frame outside Go's runtime package, with its file:line: where the task
           is blocked now.
@@ -65,6 +68,30 @@ _THREAD_BOOTSTRAP = frozenset(
     }
 )
 
+# The outermost frames of JVM threads: a stack that ends in one of these is a JVM thread's.
+_JVM_ROOTS = frozenset(
+    {
+        "java.lang.Thread.run",
+        "java.lang.Thread.runWith",
+        "java.lang.VirtualThread.run",
+        "jdk.internal.misc.InnocuousThread.run",
+        "jdk.internal.vm.Continuation.enter",
+        "jdk.internal.vm.Continuation.enter0",
+        "jdk.internal.vm.Continuation.enterSpecial",
+    }
+)
+# Frames that say nothing of what a JVM thread is for: how the JVM starts a thread, how a
+# thread-per-task executor (virtual threads) runs its one task, a lambda's generated class.
+_JVM_BOOTSTRAP = _JVM_ROOTS | {
+    "java.lang.VirtualThread$VThreadContinuation$1.run",
+    "jdk.internal.vm.Continuation.run",
+    "java.util.concurrent.ThreadPerTaskExecutor$TaskRunner.run",
+    "java.util.concurrent.ThreadPerTaskExecutor$ThreadBoundFuture.run",
+    "java.util.concurrent.FutureTask.run",
+    "java.util.concurrent.Executors$RunnableAdapter.call",
+}
+_JVM_FILES = (".java", ".kt", ".scala", ".groovy", ".clj")
+
 
 def name_pattern(name: str) -> str:
     """``ThreadPoolExecutor-45_0`` -> ``ThreadPoolExecutor-N_N``: counters in names are clocks."""
@@ -72,14 +99,38 @@ def name_pattern(name: str) -> str:
 
 
 def is_native(frame: Frame) -> bool:
-    """A C frame in a Python stack (py-spy --native): a shared library or a C source file."""
-    return not frame.file.endswith(".py") and not frame.file.startswith("<")
+    """A C frame in a Python stack (py-spy --native): a shared library or a C source file.
+    JVM frames (``Foo.java``) are not native: see :func:`is_jvm_stack`."""
+    file = frame.file
+    return not file.endswith(".py") and not file.startswith("<") and not file.endswith(_JVM_FILES)
+
+
+def is_jvm_stack(frames: tuple[Frame, ...]) -> bool:
+    """A JVM thread's stack: it starts in ``Thread.run`` (or the like) or in a JVM source file."""
+    if not frames:
+        return False
+    outer = frames[-1]
+    return outer.function in _JVM_ROOTS or outer.file.endswith(_JVM_FILES)
+
+
+def jvm_entry(frames: tuple[Frame, ...]) -> Frame:
+    """A JVM thread's entry method: the outermost frame past the JVM's own start-up frames
+    (``Thread.run``, a virtual thread's executor, a lambda's generated ``run``); for a pool
+    worker, ``ThreadPoolExecutor$Worker.run``. ``frames`` must not be empty."""
+    for frame in reversed(frames):
+        function = frame.function
+        if function in _JVM_BOOTSTRAP or "$$Lambda." in function:
+            continue
+        return frame
+    return frames[0]
 
 
 def entry_frame(task: Task) -> Frame | None:
     """The outermost frame; for threads, the thread's target (or the outermost Python frame):
     every thread starts in threading's bootstrap, which says nothing."""
     if task.kind == THREAD:
+        if is_jvm_stack(task.frames):
+            return jvm_entry(task.frames)
         target = thread_target(task.frames)
         if target is not None:
             return target
@@ -145,7 +196,7 @@ def site_key(task: Task) -> GroupKey:
             )
         return GroupKey("site", task.kind, cb.function, cb.file, cb.line)
     if task.kind == THREAD:
-        target = thread_target(task.frames)
+        target = jvm_entry(task.frames) if is_jvm_stack(task.frames) else thread_target(task.frames)
         if target is not None:
             return GroupKey(
                 "site", task.kind, target.function, _file_key(task, target.file), 0, _pattern(task)

@@ -17,11 +17,14 @@ from snapdiff.sources import (
     faulthandler_text,
     go_debug1,
     go_text,
+    jvm_json,
+    jvm_text,
     probe_json,
     pyspy_asyncio_json,
     pyspy_json,
     pyspy_text,
     pystack_text,
+    spring_threaddump,
 )
 
 SNIFF_BYTES = 256 * 1024
@@ -43,10 +46,13 @@ def _from_module(module: ModuleType) -> Source:
 # anything, so the Go full-stack reader, whose header pattern is precise, comes after the JSON
 # readers and the aggregated profile (whose "profile: total" line is unambiguous). The asyncio
 # JSON readers want an object whose first key is theirs ("tasks" with aiomonitor's task keys,
-# "asyncio_tasks"), so they cannot take the probe's document or a py-spy array. The Python
-# text dumps of faulthandler and pystack come before Go's and py-spy's: their thread headers
-# end in "(most recent call first):" / "(most recent call last):", which neither prints, while
-# py-spy's sniff takes any "Process N: " log line followed by a "Thread " line.
+# "asyncio_tasks"), so they cannot take the probe's document or a py-spy array; the JVM JSON
+# readers want "threadDump" (jcmd) or "threads" holding ThreadInfo's keys (the actuator) as the
+# first key. The Python text dumps of faulthandler and pystack come before Go's and py-spy's:
+# their thread headers end in "(most recent call first):" / "(most recent call last):", which
+# neither prints, while py-spy's sniff takes any "Process N: " log line followed by a "Thread "
+# line. The JVM text reader wants a quoted thread header with "tid=0x.. nid=.." or a "Full
+# thread dump" line, which neither Go's nor py-spy's text has.
 SOURCES: dict[str, Source] = {
     s.name: s
     for s in map(
@@ -57,9 +63,12 @@ SOURCES: dict[str, Source] = {
             probe_json,
             aiomonitor_json,
             pyspy_asyncio_json,
+            jvm_json,
+            spring_threaddump,
             faulthandler_text,
             pystack_text,
             go_text,
+            jvm_text,
             pyspy_text,
         ),
     )
