@@ -16,6 +16,7 @@ from snapdiff.sources import (
     aiomonitor_json,
     go_debug1,
     go_text,
+    node_report,
     probe_json,
     pyspy_asyncio_json,
     pyspy_json,
@@ -41,7 +42,8 @@ def _from_module(module: ModuleType) -> Source:
 # anything, so the Go full-stack reader, whose header pattern is precise, comes after the JSON
 # readers and the aggregated profile (whose "profile: total" line is unambiguous). The asyncio
 # JSON readers want an object whose first key is theirs ("tasks" with aiomonitor's task keys,
-# "asyncio_tasks"), so they cannot take the probe's document or a py-spy array.
+# "asyncio_tasks"), so they cannot take the probe's document or a py-spy array. A Node.js report
+# is found by a line opening an object whose first member is "header" with "reportVersion".
 SOURCES: dict[str, Source] = {
     s.name: s
     for s in map(
@@ -52,6 +54,7 @@ SOURCES: dict[str, Source] = {
             probe_json,
             aiomonitor_json,
             pyspy_asyncio_json,
+            node_report,
             go_text,
             pyspy_text,
         ),
