@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Regenerate the Node.js sample reports in samples/node/dumps/node<major>/.
 #
+# handles.json: samples/node/handle_zoo.js holds one libuv handle of each common kind (and a
+# worker thread) and writes a report from a nested call, so it has a JavaScript stack.
+#
 # Starts the peers of samples/node/leaky_sockets.js, then the service under
 #   node --report-on-signal --report-signal=SIGUSR2 --report-directory=<tmp>
 # and asks it for a diagnostic report with `kill -USR2` at T0 (shortly after start) and T1
@@ -68,6 +71,7 @@ sleep_until() {
 # Copy the script so the reports name a neutral path, not the checkout's.
 mkdir -p "$work/app" "$work/reports"
 cp "$script" "$work/app/leaky_sockets.js"
+cp "$here/node/handle_zoo.js" "$work/app/handle_zoo.js"
 
 start="$(now_s)"
 (cd "$work/app" && exec env -i "$NODE" --report-on-signal --report-signal=SIGUSR2 \
@@ -110,6 +114,10 @@ report() {
     printf '%s\t%s\n' "$name" "$t" >>"$outdir/captures.tsv"
     printf '  %-8s t=%6ss  %s bytes (was %s)\n' "$name" "$t" "$(wc -c <"$outdir/$name")" "$f"
 }
+
+(cd "$work/app" && env -i "$NODE" handle_zoo.js "$work/handles.json" >/dev/null 2>"$work/zoo.err")
+mv "$work/handles.json" "$outdir/handles.json"
+printf '  %-8s %s bytes\n' handles.json "$(wc -c <"$outdir/handles.json")"
 
 sleep_until "$start" "$T0"
 report t0.json

@@ -150,6 +150,8 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
         warnings.append(f"{origin}: skipped {skipped} lines of other text around the report")
     if not isinstance(doc, dict):
         raise InputError(f"{origin}: a Node.js report should be a JSON object")
+    if not isinstance(doc.get("libuv"), list):
+        raise InputError(f'{origin}: Node.js report without a "libuv" handle list')
 
     header = doc.get("header")
     if not isinstance(header, dict):
@@ -348,8 +350,9 @@ def _handle(
         mine = _int(local.get("port")) if isinstance(local, dict) else _str(local)
         if _is_listener(item):
             function, place, name = f"{kind} listening on", here, here
-        elif there and mine is not None and (kind, mine) in listening:
-            function, place, name = f"{kind} accepted on", here, f"{there} -> {here}"
+        elif mine is not None and (kind, mine) in listening:
+            # A unix socket's accepted end has no remote path.
+            function, place, name = f"{kind} accepted on", here, f"{there or '?'} -> {here}"
         elif there:
             function, place, name = f"{kind} connected to", there, f"{here or '?'} -> {there}"
         elif kind == "tcp" and here:
@@ -409,8 +412,9 @@ def _salvage(data: bytes, start: int) -> tuple[dict[str, Any] | None, str]:
     """A report cut short: what it holds up to the last complete section member or handle.
 
     A value closed at nesting depth 2 or less (a top-level section, one element of ``libuv`` or
-    ``workers``, one member of ``header``) can be followed by the closing brackets of the
-    containers still open, which makes valid JSON of everything before it. Values closed
+    ``workers``, one member of ``header``), or a section's list just opened, can be followed by
+    the closing brackets of the containers still open, which makes valid JSON of everything
+    before it. Values closed
     deeper (a handle's ``localEndpoint``) are not cut points: a handle without its remote
     endpoint would read as another kind of handle.
     """
@@ -423,6 +427,9 @@ def _salvage(data: bytes, start: int) -> tuple[dict[str, Any] | None, str]:
             continue
         if c in (0x7B, 0x5B):
             stack.append(c)
+            if c == 0x5B and len(stack) <= 2:  # a section's list opens: empty is valid
+                last_end = m.end()
+                last_stack = list(stack)
             continue
         if not stack:
             break
