@@ -382,8 +382,13 @@ def test_garbage_and_wrong_types_read_as_missing():
     handles[1] = {"type": "tcp", "localEndpoint": 7, "remoteEndpoint": [1], "address": "0xzz"}
     doc["workers"] = [3, {"header": "x", "libuv": {"a": 1}}]
     doc["javascriptStack"] = {"stack": [None, 5, "at \x1b[31m[red]x[/red] (/a\u202e.js:1:2)"]}
+    header = doc["header"]
+    assert isinstance(header, dict)
+    header["event"] = "\x1b[2J[bold]SIGUSR2"
     snap = parse_bytes(json.dumps(doc).encode(), "odd.json")
-    assert "odd.json: 2 entries are not libuv handle objects; skipped" in snap.warnings
+    assert "event ? (Signal)" in snap.source.detail
+    assert "odd.json: 1 entries are not libuv handle objects; skipped" in snap.warnings
+    assert "odd.json: 1 entries of workers are not reports; skipped" in snap.warnings
     odd = next(t for t in snap.tasks if t.kind == LIBUV_HANDLE and t.id is None)
     assert odd.frames[0].function == "tcp"
     main = snap.tasks[0]

@@ -126,6 +126,15 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+_WORD = re.compile(r"[\w .:+-]{1,80}")
+
+
+def _word(value: Any) -> str | None:
+    """A header field shown in the reader's one-line detail (``SIGUSR2``, ``v20.20.2``), or None
+    when it is not a short plain word: the detail is printed as it is."""
+    return value if isinstance(value, str) and _WORD.fullmatch(value) else None
+
+
 def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
     """``keep_locals`` has nothing to keep: a report holds no locals."""
     m = _START.search(data)
@@ -158,12 +167,12 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
         header = {}
     tasks: list[Task] = []
     interned: dict[tuple[str, str, int], Frame] = {}
-    counts = {"handles": 0, "workers": 0, "bad": 0}
+    counts = {"handles": 0, "workers": 0, "bad": 0, "bad_workers": 0}
     _thread_tasks(doc, "main", tasks, interned, counts)
     workers = doc.get("workers")
     for worker in workers if isinstance(workers, list) else ():
         if not isinstance(worker, dict):
-            counts["bad"] += 1
+            counts["bad_workers"] += 1
             continue
         wh = worker.get("header")
         tid = _int(wh.get("threadId")) if isinstance(wh, dict) else None
@@ -171,11 +180,15 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
         _thread_tasks(worker, f"worker {tid if tid is not None else '?'}", tasks, interned, counts)
     if counts["bad"]:
         warnings.append(f"{origin}: {counts['bad']} entries are not libuv handle objects; skipped")
+    if counts["bad_workers"]:
+        warnings.append(
+            f"{origin}: {counts['bad_workers']} entries of workers are not reports; skipped"
+        )
 
     version = _int(header.get("reportVersion"))
-    node = _str(header.get("nodejsVersion"))
-    event = _str(header.get("event"))
-    trigger = _str(header.get("trigger"))
+    node = _word(header.get("nodejsVersion"))
+    event = _word(header.get("event"))
+    trigger = _word(header.get("trigger"))
     detail = [f"Node.js report v{version}" if version is not None else "Node.js report"]
     if event or trigger:
         detail.append(f"event {event or '?'}" + (f" ({trigger})" if trigger else ""))
