@@ -20,6 +20,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from snapdiff import store
@@ -372,6 +374,22 @@ def test_every_cut_reads_or_fails_cleanly():
             assert str(exc).startswith("cut.json: ")
         else:
             assert snap.truncated
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.data())
+def test_mangled_reports_read_or_fail_cleanly(data):
+    """A span of a real report replaced by junk: a snapshot that can be saved, or InputError."""
+    report = (NODE_DUMPS / "handles.json").read_bytes()
+    i = data.draw(st.integers(0, len(report) - 1))
+    j = data.draw(st.integers(i, min(len(report), i + 64)))
+    junk = data.draw(st.binary(max_size=16) | st.sampled_from([b"}", b"]", b'"', b"\\", b"\r\n"]))
+    try:
+        snap = parse_bytes(report[:i] + junk + report[j:], "m.json")
+    except InputError as exc:
+        assert str(exc).startswith("m.json")
+    else:
+        assert store.loads(store.dumps(snap), "m.snap").total == snap.total
 
 
 def test_garbage_and_wrong_types_read_as_missing():
