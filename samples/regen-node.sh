@@ -3,6 +3,8 @@
 #
 # handles.json: samples/node/handle_zoo.js holds one libuv handle of each common kind (and a
 # worker thread) and writes a report from a nested call, so it has a JavaScript stack.
+# cluster.json: samples/node/cluster_worker.js, a cluster worker holding 3 accepted connections
+# (and their client ends) whose listener is the primary's.
 #
 # Starts the peers of samples/node/leaky_sockets.js, then the service under
 #   node --report-on-signal --report-signal=SIGUSR2 --report-directory=<tmp>
@@ -19,7 +21,7 @@
 #   CLIENTS          keep-alive clients, each sending a request per INTERVAL_MS (default 3)
 #   INTERVAL_MS      default 1000
 #   MAX_LEAK         upper bound on leaked audit connections (default 100)
-#   API_PORT, UPSTREAM_PORT, AUDIT_PORT   default 18080, 18081, 18082 (all on 127.0.0.1)
+#   API_PORT, UPSTREAM_PORT, AUDIT_PORT, CLUSTER_PORT   default 18080-18083 (on 127.0.0.1)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -34,6 +36,7 @@ MAX_LEAK="${MAX_LEAK:-100}"
 API_PORT="${API_PORT:-18080}"
 UPSTREAM_PORT="${UPSTREAM_PORT:-18081}"
 AUDIT_PORT="${AUDIT_PORT:-18082}"
+CLUSTER_PORT="${CLUSTER_PORT:-18083}"
 
 if [[ -z "$NODE" ]]; then
     echo "error: node not found; install Node.js or set NODE=/path/to/node" >&2
@@ -118,6 +121,10 @@ report() {
 (cd "$work/app" && env -i "$NODE" handle_zoo.js "$work/handles.json" >/dev/null 2>"$work/zoo.err")
 mv "$work/handles.json" "$outdir/handles.json"
 printf '  %-8s %s bytes\n' handles.json "$(wc -c <"$outdir/handles.json")"
+cp "$here/node/cluster_worker.js" "$work/app/cluster_worker.js"
+(cd "$work/app" && env -i "$NODE" cluster_worker.js "$CLUSTER_PORT" "$work/cluster.json" >/dev/null 2>"$work/cluster.err")
+mv "$work/cluster.json" "$outdir/cluster.json"
+printf '  %-8s %s bytes\n' cluster.json "$(wc -c <"$outdir/cluster.json")"
 
 sleep_until "$start" "$T0"
 report t0.json

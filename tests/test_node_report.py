@@ -229,6 +229,16 @@ def test_zoo_threads_and_their_stacks():
     assert "1 worker thread" in snap.source.detail
 
 
+def test_cluster_worker_connections_are_accepted_without_a_listener():
+    """The listener of a cluster worker is the primary's: the worker's report has none."""
+    handles = [h for h in raw("cluster.json")["libuv"] if h["type"] == "tcp"]  # type: ignore[union-attr]
+    assert len(handles) == 6 and all(h["remoteEndpoint"] for h in handles)
+    port = min(h["localEndpoint"]["port"] for h in handles)
+    groups = handle_groups(read("cluster.json"))
+    assert groups[f"tcp accepted on 127.0.0.1:{port}"] == 3
+    assert groups[f"tcp connected to 127.0.0.1:{port}"] == 3
+
+
 # --- the diff -----------------------------------------------------------------------------------
 
 
@@ -270,7 +280,7 @@ def test_reports_name_the_endpoint(fmt):
 
 
 def test_committed_reports_hold_no_environment():
-    for name in ("t0.json", "t1.json", "handles.json"):
+    for name in ("t0.json", "t1.json", "handles.json", "cluster.json"):
         assert raw(name)["environmentVariables"] == {}
 
 
@@ -439,7 +449,7 @@ def test_not_a_report_is_refused():
 
 
 def test_detected_by_content_and_steals_nothing():
-    for name in ("t0.json", "t1.json", "handles.json"):
+    for name in ("t0.json", "t1.json", "handles.json", "cluster.json"):
         head = (NODE_DUMPS / name).read_bytes()[:262144]
         source = detect(head)
         assert source is not None and source.name == "node-report"

@@ -40,7 +40,10 @@ Tasks made from a report:
   tcp listening socket    ``tcp listening on``, local         no remote, neither readable nor
                                                               writable
   tcp accepted            ``tcp accepted on``, local          the local port is one a tcp
-                                                              listener of the report listens on
+                                                              listener of the loop listens on,
+                                                              or the remote port is ephemeral
+                                                              and the local one is not (a
+                                                              cluster worker has no listener)
   tcp outgoing            ``tcp connected to``, remote        any other connected socket
   tcp not connected       ``tcp not connected, from``,        no remote, readable or writable
                           local address without port          (a connect in progress)
@@ -350,6 +353,21 @@ def _listening(handles: list[Any]) -> set[tuple[str, int | str]]:
     return out
 
 
+def _accepted_by_ports(local: Any, remote: Any) -> bool:
+    """A tcp connection whose peer's port is ephemeral and whose own port is not: accepted,
+    though no listener of this loop owns the port (a cluster worker's listener is the
+    primary's, and its accepted connections come over IPC)."""
+    if not isinstance(local, dict) or not isinstance(remote, dict):
+        return False
+    mine, theirs = _int(local.get("port")), _int(remote.get("port"))
+    return (
+        mine is not None
+        and theirs is not None
+        and theirs in EPHEMERAL_PORTS
+        and mine not in EPHEMERAL_PORTS
+    )
+
+
 def _handle(
     item: dict[str, Any],
     listening: set[tuple[str, int | str]],
@@ -363,7 +381,7 @@ def _handle(
         mine = _int(local.get("port")) if isinstance(local, dict) else _str(local)
         if _is_listener(item):
             function, place, name = f"{kind} listening on", here, here
-        elif mine is not None and (kind, mine) in listening:
+        elif (mine is not None and (kind, mine) in listening) or _accepted_by_ports(local, remote):
             # A unix socket's accepted end has no remote path.
             function, place, name = f"{kind} accepted on", here, f"{there or '?'} -> {here}"
         elif there:
