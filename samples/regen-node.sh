@@ -4,7 +4,8 @@
 # handles.json: samples/node/handle_zoo.js holds one libuv handle of each common kind (and a
 # worker thread) and writes a report from a nested call, so it has a JavaScript stack.
 # cluster.json: samples/node/cluster_worker.js, a cluster worker holding 3 accepted connections
-# (and their client ends) whose listener is the primary's.
+# (and their client ends) whose listener is the primary's. stdout.log: a report written with
+# --report-filename=stdout between log lines.
 #
 # Starts the peers of samples/node/leaky_sockets.js, then the service under
 #   node --report-on-signal --report-signal=SIGUSR2 --report-directory=<tmp>
@@ -121,6 +122,11 @@ report() {
 (cd "$work/app" && env -i "$NODE" handle_zoo.js "$work/handles.json" >/dev/null 2>"$work/zoo.err")
 mv "$work/handles.json" "$outdir/handles.json"
 printf '  %-8s %s bytes\n' handles.json "$(wc -c <"$outdir/handles.json")"
+# A report written among log lines, as --report-filename=stdout does in a container's log.
+(cd "$work/app" && env -i "$NODE" --report-filename=stdout -e \
+    "console.log('service starting'); process.report.writeReport(); console.log('service up')" \
+    >"$outdir/stdout.log" 2>&1)
+printf '  %-8s %s bytes\n' stdout.log "$(wc -c <"$outdir/stdout.log")"
 cp "$here/node/cluster_worker.js" "$work/app/cluster_worker.js"
 (cd "$work/app" && env -i "$NODE" cluster_worker.js "$CLUSTER_PORT" "$work/cluster.json" >/dev/null 2>"$work/cluster.err")
 mv "$work/cluster.json" "$outdir/cluster.json"

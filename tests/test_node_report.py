@@ -326,6 +326,19 @@ def test_crlf_and_log_lines_around_read_the_same():
     assert snap.warnings == ("stdout.log: skipped 4 lines of other text around the report",)
 
 
+def test_a_report_written_to_stdout_among_log_lines():
+    lines = (NODE_DUMPS / "stdout.log").read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "service starting" and lines[-1] == "service up"
+    start, end = lines.index("{"), lines.index("}")
+    doc = json.loads("\n".join(lines[start : end + 1]))
+    snap = load(str(NODE_DUMPS / "stdout.log"))
+    assert snap.source.format == "node-report"
+    assert snap.skipped_lines == sum(1 for x in lines[:start] + lines[end + 1 :] if x.strip())
+    assert snap.skipped_lines >= 3  # the two log lines and Node's "report completed"
+    assert len([t for t in snap.tasks if t.kind == LIBUV_HANDLE]) == len(doc["libuv"]) - 1
+    assert [t.frames[0].function for t in snap.tasks if t.kind == THREAD] == ["Object.writeReport"]
+
+
 def _complete_handles_before(data: bytes, cut: int) -> int:
     """Handles of the main libuv list closed before ``cut`` (Node indents them by 4)."""
     start = data.index(b'"libuv": [')
