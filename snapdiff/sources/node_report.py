@@ -65,7 +65,7 @@ Tasks made from a report:
   The remote port of an accepted connection and the local port of an outgoing one are ephemeral:
   the endpoint kept is the one every connection of the group shares. The task's name is the
   whole connection (``127.0.0.1:39001 -> 127.0.0.1:8080``), the child's pid, the signal or the
-  file; its state is ``active`` or ``inactive``, with ``unref`` when the handle does not keep
+  file; its state is ``active`` or ``inactive``, with ``(unref)`` when the handle does not keep
   the loop alive. Hosts are the ``ip4``/``ip6`` addresses (IPv6 in brackets), not ``host``,
   which is a name looked up by the report.
 
@@ -77,7 +77,8 @@ a freed one's address.
 
 Timers: Node runs every JavaScript timer (``setTimeout``, ``setInterval``) on one libuv timer
 handle per thread, so a leak of JavaScript timers does not show in a report at all: the libuv
-list keeps one or two ``timer`` handles however many intervals are pending.
+list keeps one ``timer`` handle (and at times an unref'd one of Node's own) however many
+intervals are pending.
 
 Never read: ``environmentVariables`` (secrets), ``commandLine``, ``javascriptHeap``,
 ``nativeStack``, ``resourceUsage``, ``userLimits``, ``sharedObjects``. ``keep_locals`` has
