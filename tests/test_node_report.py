@@ -444,6 +444,73 @@ def test_garbage_and_wrong_types_read_as_missing():
     assert "\x1b[31m" not in res.stdout and "[red]x[/red]" in res.stdout
 
 
+def hostile_report(payloads: list[str], grown: bool) -> bytes:
+    """A real report with each payload as a pipe path, a watched file, a signal name, and the
+    function of a worker thread's frame; ``grown`` adds three more pipes per payload."""
+    doc = raw("t0.json")
+    handles = doc["libuv"]
+    workers = doc["workers"]
+    assert isinstance(handles, list) and isinstance(workers, list)
+    address = 0x7F0000000000
+    for i, payload in enumerate(payloads):
+        for n in range(6 if grown else 3):
+            address += 0x100
+            handles.insert(
+                0,
+                {
+                    "type": "pipe",
+                    "is_active": True,
+                    "is_referenced": True,
+                    "address": hex(address),
+                    "localEndpoint": None,
+                    "remoteEndpoint": f"/run/{payload}.sock",
+                    "readable": True,
+                    "writable": True,
+                    "fd": 100 + n,
+                },
+            )
+        handles.insert(0, {"type": "fs_event", "address": hex(address + 1), "filename": payload})
+        handles.insert(0, {"type": "signal", "address": hex(address + 2), "signal": payload})
+        workers.append(
+            {
+                "header": {"threadId": i + 1},
+                "javascriptStack": {"stack": [f"at run{i}{payload} (/srv/{payload}.js:3:9)"]},
+                "libuv": [],
+            }
+        )
+    return json.dumps(doc).encode()
+
+
+def test_hostile_strings_stay_inert_in_every_report(tmp_path):
+    from tests.test_injection import CONTROL, PAYLOADS, RAW_HTML, SGR, _outside_fences
+
+    payloads = list(PAYLOADS.values())
+    before, after = tmp_path / "before.json", tmp_path / "after.json"
+    before.write_bytes(hostile_report(payloads, grown=False))
+    after.write_bytes(hostile_report(payloads, grown=True))
+    runner = CliRunner(env={"COLUMNS": "100", "NO_COLOR": None, "TERM": "xterm"})
+    for args in (["diff", str(before), str(after)], ["show", str(after)]):
+        for fmt, color in (("text", "always"), ("text", "never"), ("markdown", "never")):
+            res = runner.invoke(app, [*args, "-f", fmt, "--color", color], prog_name="snapdiff")
+            assert res.exit_code == 0, res.stderr
+            out = SGR.sub("", res.stdout) if fmt == "text" else res.stdout
+            assert not CONTROL.findall(out), (args, fmt)
+            assert not CONTROL.findall(SGR.sub("", res.stderr))
+            if fmt == "markdown":
+                prose = _outside_fences(out)
+                assert all(tag not in prose for tag in RAW_HTML if not tag.startswith("</"))
+            else:
+                assert "[bold red]x[/]" in re.sub(r"\n +", "", out)
+        res = runner.invoke(app, [*args, "-f", "json"], prog_name="snapdiff")
+        labels = {g["label"] for g in json.loads(res.stdout)["groups"]}
+        for payload in payloads:
+            assert f"pipe connected to /run/{payload}.sock" in labels
+            assert f"signal {payload}" in labels and f"fs_event {payload}" in labels
+    result = diff(load(str(before)), load(str(after)))
+    grown = {g.key.label() for g in result.groups if g.delta == 3}
+    assert grown == {f"pipe connected to /run/{p}.sock" for p in payloads}
+
+
 def test_lone_surrogates_are_replaced():
     doc = (NODE_DUMPS / "handles.json").read_bytes()
     doc = doc.replace(b'"type": "fs_event",', b'"type": "fs_event", "filename": "/w\\ud800",', 1)
