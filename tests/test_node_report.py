@@ -239,6 +239,37 @@ def test_cluster_worker_connections_are_accepted_without_a_listener():
     assert groups[f"tcp connected to 127.0.0.1:{port}"] == 3
 
 
+# A socket whose connect had not completed (its SYN unanswered), as a Node 20 report printed it:
+# no remote endpoint yet, but readable and writable, unlike a listener.
+CONNECTING = {
+    "type": "tcp",
+    "is_active": False,
+    "is_referenced": True,
+    "address": "0x00000000447f4950",
+    "localEndpoint": {"host": "192.0.2.2", "ip4": "192.0.2.2", "port": 46078},
+    "remoteEndpoint": None,
+    "sendBufferSize": 16384,
+    "recvBufferSize": 131072,
+    "fd": 28,
+    "writeQueueSize": 0,
+    "readable": True,
+    "writable": True,
+}
+
+
+def test_a_connect_in_progress_is_not_a_listener():
+    doc = raw("t0.json")
+    handles = doc["libuv"]
+    assert isinstance(handles, list)
+    handles.insert(0, CONNECTING)
+    snap = parse_bytes(json.dumps(doc).encode(), "t0.json")
+    groups = handle_groups(snap)
+    assert groups["tcp not connected, from 192.0.2.2"] == 1
+    assert groups - Counter({"tcp not connected, from 192.0.2.2": 1}) == EXPECTED["t0.json"]
+    task = next(t for t in snap.tasks if t.name == "192.0.2.2:46078")
+    assert task.state == "inactive"
+
+
 # --- the diff -----------------------------------------------------------------------------------
 
 
@@ -254,6 +285,24 @@ def test_diff_flags_the_leaking_endpoint_and_not_the_pools():
         assert (g.verdict, g.suspect, g.survivors) == ("steady", False, g.before)
     assert by_label["timer (unref)"].verdict == "new"
     assert result.elapsed_seconds is not None and 9 < result.elapsed_seconds < 11
+
+
+def test_without_handle_addresses_the_leak_is_still_flagged_by_growth():
+    """No ids, no survivors: diff falls back on growth (at least GROWTH_WITHOUT_IDS, and half
+    the earlier count), which the leak passes and the pools do not."""
+
+    def stripped(name: str) -> Snapshot:
+        doc = raw(name)
+        for h in doc["libuv"]:  # type: ignore[union-attr]
+            h.pop("address", None)
+        return parse_bytes(json.dumps(doc).encode(), name)
+
+    result = diff(stripped("t0.json"), stripped("t1.json"))
+    assert not result.ids_comparable
+    assert [g.key.label() for g in result.suspects] == [LEAK]
+    leak = next(g for g in result.groups if g.key.label() == LEAK)
+    assert (leak.verdict, leak.confidence, leak.survivors) == ("growing", "low", None)
+    assert {g.verdict for g in result.groups if g.key.label() in (POOL, CALLERS)} == {"steady"}
 
 
 @pytest.mark.parametrize("fmt", ["text", "markdown", "json"])
