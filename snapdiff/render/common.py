@@ -6,7 +6,7 @@ import unicodedata
 
 from snapdiff.diff import DiffResult, GroupDiff, GroupSummary, SnapshotMeta
 from snapdiff.group import GroupKey
-from snapdiff.model import Frame
+from snapdiff.model import LIBUV_HANDLE, Frame
 
 MAX_TEXT = 2000
 
@@ -109,7 +109,7 @@ def site_text(g: GroupDiff) -> str:
 
 def key_text(key: GroupKey) -> str:
     """A group key as one line of plain text: function, short location, name pattern."""
-    if key.kind == "libuv-handle":  # a handle's role and endpoint: "tcp connected to 10.0.0.1:80"
+    if key.kind == LIBUV_HANDLE:  # a handle's role and endpoint: "tcp connected to 10.0.0.1:80"
         return clean(key.label(), 400)
     text = clean(key.function, 300) or "(no stack)"
     loc = Frame(key.function, key.file, key.line).short_location()
