@@ -3,7 +3,8 @@
 ``site``  (default) where the task was created: Go's ``created by`` function and the file:line
           of the ``go`` statement; a Python thread's target (the first frame above threading's
           bootstrap frames) with its name pattern; an asyncio task's ``create_task`` call site
-          where the source records it. Falls back to ``entry`` when a task has none.
+          where the source records it; a libuv handle's type and endpoint (its one frame:
+          ``tcp connected to`` ``127.0.0.1:8080``). Falls back to ``entry`` when a task has none.
           A JVM thread's entry method (the first frame above ``Thread.run`` and the frames of a
           thread-per-task executor) with its name pattern: a pool made per request and a
           server's pool have the same stack and differ only in their names.
@@ -23,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from snapdiff.model import ASYNCIO_TASK, GOROUTINE, THREAD, Frame, Task
+from snapdiff.model import ASYNCIO_TASK, GOROUTINE, LIBUV_HANDLE, THREAD, Frame, Task
 
 
 class GroupBy(StrEnum):
@@ -47,6 +48,8 @@ class GroupKey:
         return Frame(self.function, self.file, self.line).location()
 
     def label(self) -> str:
+        if self.kind == LIBUV_HANDLE:
+            return f"{self.function} {self.file}".strip()
         short = Frame(self.function, self.file, self.line).short_location()
         text = self.function or "(no stack)"
         if short:
@@ -169,7 +172,7 @@ def thread_target(frames: tuple[Frame, ...]) -> Frame | None:
 def _file_key(task: Task, path: str) -> str:
     """Python frames are keyed by file name alone: py-spy's text has only names where its JSON
     has full paths, and the two must group alike."""
-    if task.kind == GOROUTINE:
+    if task.kind == GOROUTINE or task.kind == LIBUV_HANDLE:
         return path
     return path.replace("\\", "/").rsplit("/", 1)[-1]
 
@@ -188,6 +191,9 @@ def _pattern(task: Task) -> str:
 
 
 def site_key(task: Task) -> GroupKey:
+    if task.kind == LIBUV_HANDLE and task.frames:
+        # The reader puts the handle's type and stable endpoint in its one frame.
+        return GroupKey("site", task.kind, task.frames[0].function, task.frames[0].file)
     if task.created_by is not None and task.created_by.function:
         cb = task.created_by
         if task.kind == ASYNCIO_TASK or task.kind == THREAD:

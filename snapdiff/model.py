@@ -13,6 +13,8 @@ from typing import Any, NamedTuple
 GOROUTINE = "goroutine"
 THREAD = "thread"
 ASYNCIO_TASK = "asyncio-task"
+# A libuv handle of a Node.js process (socket, timer, pipe...): one frame, (role, endpoint).
+LIBUV_HANDLE = "libuv-handle"
 
 # Flags a task can carry. Kept as plain strings so a snapshot file stays readable.
 FLAG_LOCKED = "locked-to-thread"

@@ -6,7 +6,7 @@ import unicodedata
 
 from snapdiff.diff import DiffResult, GroupDiff, GroupSummary, SnapshotMeta
 from snapdiff.group import GroupKey
-from snapdiff.model import Frame
+from snapdiff.model import LIBUV_HANDLE, Frame
 
 MAX_TEXT = 2000
 
@@ -34,9 +34,14 @@ def clean(text: str, limit: int = MAX_TEXT) -> str:
 
 
 def kind_plural(kind: str, n: int) -> str:
-    words = {"goroutine": "goroutines", "thread": "threads", "asyncio-task": "asyncio tasks"}
+    words = {
+        "goroutine": "goroutines",
+        "thread": "threads",
+        "asyncio-task": "asyncio tasks",
+        "libuv-handle": "libuv handles",
+    }
     if n == 1:
-        return {"asyncio-task": "asyncio task"}.get(kind, kind)
+        return {"asyncio-task": "asyncio task", "libuv-handle": "libuv handle"}.get(kind, kind)
     return words.get(kind, kind + "s")
 
 
@@ -104,6 +109,8 @@ def site_text(g: GroupDiff) -> str:
 
 def key_text(key: GroupKey) -> str:
     """A group key as one line of plain text: function, short location, name pattern."""
+    if key.kind == LIBUV_HANDLE:  # a handle's role and endpoint: "tcp connected to 10.0.0.1:80"
+        return clean(key.label(), 400)
     text = clean(key.function, 300) or "(no stack)"
     loc = Frame(key.function, key.file, key.line).short_location()
     if loc:

@@ -19,6 +19,7 @@ from snapdiff.sources import (
     go_text,
     jvm_json,
     jvm_text,
+    node_report,
     probe_json,
     pyspy_asyncio_json,
     pyspy_json,
@@ -48,11 +49,12 @@ def _from_module(module: ModuleType) -> Source:
 # JSON readers want an object whose first key is theirs ("tasks" with aiomonitor's task keys,
 # "asyncio_tasks"), so they cannot take the probe's document or a py-spy array; the JVM JSON
 # readers want "threadDump" (jcmd) or "threads" holding ThreadInfo's keys (the actuator) as the
-# first key. The Python text dumps of faulthandler and pystack come before Go's and py-spy's:
-# their thread headers end in "(most recent call first):" / "(most recent call last):", which
-# neither prints, while py-spy's sniff takes any "Process N: " log line followed by a "Thread "
-# line. The JVM text reader wants a quoted thread header with "tid=0x.. nid=.." or a "Full
-# thread dump" line, which neither Go's nor py-spy's text has.
+# first key. A Node.js report is found by a line opening an object whose first member is
+# "header" with "reportVersion". The Python text dumps of faulthandler and pystack come before
+# Go's and py-spy's: their thread headers end in "(most recent call first):" / "(most recent
+# call last):", which neither prints, while py-spy's sniff takes any "Process N: " log line
+# followed by a "Thread " line. The JVM text reader wants a quoted thread header with
+# "tid=0x.. nid=.." or a "Full thread dump" line, which neither Go's nor py-spy's text has.
 SOURCES: dict[str, Source] = {
     s.name: s
     for s in map(
@@ -65,6 +67,7 @@ SOURCES: dict[str, Source] = {
             pyspy_asyncio_json,
             jvm_json,
             spring_threaddump,
+            node_report,
             faulthandler_text,
             pystack_text,
             go_text,
