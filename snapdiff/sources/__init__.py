@@ -15,6 +15,7 @@ from snapdiff.model import Snapshot
 from snapdiff.sources import (
     aiomonitor_json,
     go_debug1,
+    go_pprof,
     go_text,
     probe_json,
     pyspy_asyncio_json,
@@ -41,12 +42,15 @@ def _from_module(module: ModuleType) -> Source:
 # anything, so the Go full-stack reader, whose header pattern is precise, comes after the JSON
 # readers and the aggregated profile (whose "profile: total" line is unambiguous). The asyncio
 # JSON readers want an object whose first key is theirs ("tasks" with aiomonitor's task keys,
-# "asyncio_tasks"), so they cannot take the probe's document or a py-spy array.
+# "asyncio_tasks"), so they cannot take the probe's document or a py-spy array. The pprof
+# protobuf comes first: its sniff rejects text at the first bytes, and no text reader should
+# get to search a binary profile's string table for its patterns.
 SOURCES: dict[str, Source] = {
     s.name: s
     for s in map(
         _from_module,
         (
+            go_pprof,
             pyspy_json,
             go_debug1,
             probe_json,
