@@ -61,8 +61,8 @@ from snapdiff.model import (
 
 NAME = "go-goroutine-pprof"
 DESCRIPTION = (
-    "Go goroutine profile, protobuf: pprof goroutine?debug=0 and goroutineleak?debug=0 "
-    "(.pb.gz; counts per stack, no ids)"
+    "Go goroutine profile in protobuf: pprof goroutine?debug=0, goroutineleak?debug=0 "
+    "(counts per stack, no ids)"
 )
 
 # Profile's fields by number (profile.proto) and the wire type each is written with.
