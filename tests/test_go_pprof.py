@@ -332,6 +332,22 @@ def test_cut_inside_the_string_table_reads_what_it_has() -> None:
     assert len(snap.tasks) == len(whole.tasks)
 
 
+def test_cut_between_two_strings_is_seen() -> None:
+    # A cut at a field boundary decodes without error; the names that point past the end of
+    # the string table show it.
+    data = raw(T1)
+    fields, _, _ = go_pprof._walk(data)
+    tenth = [end for number, _, end in fields if number == 6][9]
+    snap = parse_bytes(data[:tenth], "cut.pb")
+    assert snap.truncated
+    assert any(
+        w.startswith("cut.pb: ")
+        and "names point past the end of the string table (10 strings)" in w
+        for w in snap.warnings
+    )
+    assert snap.total == 305
+
+
 def test_cut_gzip_stream() -> None:
     packed = T1.read_bytes()
     for cut in range(20, len(packed), 97):
@@ -435,7 +451,7 @@ def test_hand_made_profile_numeric_labels_addresses_and_unknown_locations() -> N
     first, second = snap.tasks
     assert first.count == 3
     assert first.frames == (Frame("0x4a0b0c"), Frame("main.f", "f.go", 7))
-    assert first.labels == (("size", "512 bytes"), ("k", "v"))
+    assert first.labels == (("k", "v"), ("size", "512 bytes"))  # sorted by key
     assert second.count == 2 and second.frames == (Frame("main.f", "f.go", 7),)
     assert "partial" in second.flags
     assert any("1 stack entries point at locations" in w for w in snap.warnings)

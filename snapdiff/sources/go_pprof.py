@@ -4,13 +4,14 @@ parameter, or ``debug=0``) and, on Go 1.26+, ``/debug/pprof/goroutineleak?debug=
 Go writes them gzipped; :mod:`snapdiff.inputs` undoes the gzip, so this reader sees the
 serialized ``perftools.profiles.Profile`` message (``pprof/profile.proto``), which it decodes
 with the ``protobuf`` library and the module protoc generated from the published proto. What
-Go puts in it (``writeRuntimeProfile`` and ``profileBuilder`` in ``runtime/pprof``; the same
-in the Go 1.19 and 1.27 profiles under ``samples/go/dumps``)::
+Go puts in it (``printCountProfile`` and ``profileBuilder`` in ``runtime/pprof``; the same in
+the Go 1.19 and 1.27 profiles under ``samples/go/dumps``)::
 
     period_type, period      ("goroutine", "count"), 1      ("goroutineleak", "count") for the
     sample_type              [("goroutine", "count")]        leak profile: leaked ones only
     sample                   one per distinct (stack, labels): value[0] goroutines share it;
-                             location_id leaf first; label: pprof labels, key and str
+                             location_id leaf first; label: pprof labels, key and str (in
+                             map order, so in any order, on older Go versions)
     location, function       interleaved with the samples, as the builder meets them; a
                              location with several lines is a call with functions inlined
                              into it, innermost first
@@ -44,6 +45,7 @@ Go profile usually names nothing and is an error.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
 from snapdiff.errors import InputError
@@ -176,28 +178,41 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
     from snapdiff.sources.pprof import profile_pb2
 
     warnings: list[str] = []
-    fields, end, stop = _walk(data)
     truncated = False
-    if stop:
+    stop = ""
+    profile: Any
+    try:
+        profile = profile_pb2.Profile.FromString(data)
+    except DecodeError as exc:
+        # Find where it goes wrong, and read the whole fields before that.
+        _, end, stop = _walk(data)
+        if not stop:  # the damage is inside a field
+            raise InputError(f"{origin}: a damaged pprof profile: {exc}") from None
         truncated = True
         what = "is cut short" if stop == "cut" else "has bytes that are not part of a profile"
         warnings.append(
             f"{origin}: the profile {what} at byte {end} of {len(data)}: read what came before"
         )
-    if not any(number == _STRING_TABLE for number, _, _ in fields):
+        try:
+            profile = profile_pb2.Profile.FromString(data[:end])
+        except DecodeError as exc:
+            raise InputError(f"{origin}: a damaged pprof profile: {exc}") from None
+    if not profile.string_table:
         reason = "no string table"
         if stop:
             reason += " before the point where it stops (Go writes the string table last)"
         raise InputError(f"{origin}: a pprof profile with {reason}: nothing in it can be named")
-    try:
-        profile: Any = profile_pb2.Profile.FromString(data[:end])
-    except DecodeError as exc:
-        raise InputError(f"{origin}: a damaged pprof profile: {exc}") from None
 
     strings: list[str] = list(profile.string_table)
+    size = len(strings)
+    beyond = 0  # indices past the end of the string table: it was cut
 
     def text(index: int) -> str:
-        return strings[index] if 0 <= index < len(strings) else ""
+        nonlocal beyond
+        if 0 <= index < size:
+            return strings[index]
+        beyond += 1
+        return ""
 
     kinds = [(text(v.type), text(v.unit)) for v in profile.sample_type]
     column = next(
@@ -247,30 +262,32 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
         count = int(values[column]) if column < len(values) else 0
         if count <= 0:
             continue
-        stack: list[Frame] = []
-        partial = False
-        for loc_id in sample.location_id:
-            found = locations.get(loc_id)
-            if found is None:
-                unknown_locations += 1
-                partial = True
-                continue
-            stack.extend(found)
+        ids = sample.location_id
         flags = leaked
-        if partial:
+        try:
+            stack = tuple(chain.from_iterable([locations[i] for i in ids]))
+        except KeyError:
+            known = [locations[i] for i in ids if i in locations]
+            unknown_locations += len(ids) - len(known)
+            stack = tuple(chain.from_iterable(known))
             flags += (FLAG_PARTIAL,)
-        if not sample.location_id:
+        if not ids:
             no_stack += count
             flags += (FLAG_NO_STACK,)
         tasks.append(
             new_task(
-                GOROUTINE, tuple(stack), None, "", "", None, None, None,
+                GOROUTINE, stack, None, "", "", None, None, None,
                 _labels(sample.label, text), flags, count,
             )
         )  # fmt: skip
 
+    if beyond:
+        truncated = True
+        warnings.append(
+            f"{origin}: {beyond} names point past the end of the string table "
+            f"({size} strings): the profile may have been cut"
+        )
     if unknown_locations:
-        truncated = truncated or bool(stop)
         warnings.append(
             f"{origin}: {unknown_locations} stack entries point at locations the profile "
             "does not hold: those stacks are incomplete"
@@ -303,7 +320,8 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
 
 
 def _labels(labels: Any, text: Any) -> tuple[tuple[str, str], ...]:
-    """pprof labels as (key, value); a numeric label's value as its number and unit."""
+    """pprof labels as (key, value) sorted by key, as ``debug=1`` prints them (older Go versions
+    write them in map order); a numeric label's value as its number and unit."""
     out: list[tuple[str, str]] = []
     for label in labels:
         if label.str:
@@ -314,4 +332,4 @@ def _labels(labels: Any, text: Any) -> tuple[tuple[str, str], ...]:
         else:
             value = ""
         out.append((text(label.key), value))
-    return tuple(out)
+    return tuple(sorted(out))
