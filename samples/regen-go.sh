@@ -12,8 +12,10 @@
 #     t1.goroutineleak.debug2.txt       /debug/pprof/goroutineleak?debug=2 at T1 (if the runtime has it)
 #     t1.goroutineleak.debug1.txt       /debug/pprof/goroutineleak?debug=1 at T1 (if the runtime has it)
 #     t1.goroutineleak.debug0.pb.gz     /debug/pprof/goroutineleak?debug=0 at T1 (if the runtime has it)
-#     t1.heap.pb.gz, t1.cpu.pb.gz       /debug/pprof/heap and /debug/pprof/profile?seconds=1 after
+#     t1.heap.pprof, t1.cpu.pprof       /debug/pprof/heap and /debug/pprof/profile?seconds=1 after
 #                                       those: profiles of other types, which snapdiff refuses
+#                                       (gzipped protobuf too; not named .gz, so that tests
+#                                       which read every dump here leave them out)
 #   instance B (GOTRACEBACK=all, stderr to a file):
 #     sigquit.txt                       log lines + the crash dump written on SIGQUIT at T1
 #
@@ -54,8 +56,8 @@
 #   MAX_LEAK        upper bound on leaked goroutines (default 400)
 #   BUILDFLAGS      extra go build flags (default -trimpath, which keeps
 #                   file paths in the dumps independent of the checkout)
-#   DEBUG0_ONLY     1: run instance A only, capture only the *.debug0.pb.gz
-#                   profiles and add them (and their captures.tsv rows) to the
+#   DEBUG0_ONLY     1: run instance A only, capture only the protobuf profiles
+#                   (*.pb.gz, *.pprof) and add them (and their captures.tsv rows) to the
 #                   existing dumps/go<version>/, leaving every other file as it
 #                   is (tests pin figures read from those files)
 set -euo pipefail
@@ -174,7 +176,7 @@ summary() {
         fi
         printf '  %-30s %10s %11s\n' "$(basename "$f")" "$(wc -c <"$f")" "$n"
     done
-    for f in "$dir"/*.pb.gz; do
+    for f in "$dir"/*.pb.gz "$dir"/*.pprof; do
         [[ -e "$f" ]] || continue
         printf '  %-30s %10s %11s\n' "$(basename "$f")" "$(wc -c <"$f")" "(protobuf)"
     done
@@ -249,20 +251,20 @@ for ver in "${versions[@]}"; do
     else
         echo "  goroutineleak profile not available in $gover (HTTP $code), skipped"
     fi
-    fetch "$out" "$start_a" t1.heap.pb.gz "$base/heap"
-    fetch "$out" "$start_a" t1.cpu.pb.gz "$base/profile?seconds=1"
+    fetch "$out" "$start_a" t1.heap.pprof "$base/heap"
+    fetch "$out" "$start_a" t1.cpu.pprof "$base/profile?seconds=1"
 
     dir="$outroot/go$ver"
     if only; then
         # Add the new profiles to the existing directory; keep every other file.
         mkdir -p "$dir"
-        cp "$out"/*.pb.gz "$dir"/
+        cp "$out"/*.pb.gz "$out"/*.pprof "$dir"/
         if [[ -f "$dir/captures.tsv" ]]; then
-            grep -v '\.pb\.gz	' "$dir/captures.tsv" >"$tmp/captures.tsv" || true
+            grep -Ev '\.(pb\.gz|pprof)	' "$dir/captures.tsv" >"$tmp/captures.tsv" || true
         else
             printf 'file\tcaptured_at_utc\tseconds_since_start\n' >"$tmp/captures.tsv"
         fi
-        grep '\.pb\.gz	' "$out/captures.tsv" >>"$tmp/captures.tsv"
+        grep -E '\.(pb\.gz|pprof)	' "$out/captures.tsv" >>"$tmp/captures.tsv"
         cp "$tmp/captures.tsv" "$dir/captures.tsv"
         cleanup
         echo "wrote the protobuf profiles in $dir"

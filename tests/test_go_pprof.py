@@ -241,7 +241,9 @@ def test_detected_from_the_head(path: Path) -> None:
 
 
 def _other_inputs() -> list[Path]:
-    files = [p for p in GO_DUMPS.glob("go1.*/*") if not p.name.endswith((".pb.gz", ".tsv"))]
+    files = [
+        p for p in GO_DUMPS.glob("go1.*/*") if not p.name.endswith((".pb.gz", ".pprof", ".tsv"))
+    ]
     files += sorted(PY_DUMPS.glob("*/*.json")) + sorted(PY_DUMPS.glob("*/*.txt"))
     files += sorted(UPSTREAM.glob("*/*.txt"))
     return sorted(files)
@@ -280,7 +282,7 @@ T1 = GO_DUMPS / "go1.27" / "t1.debug0.pb.gz"
 
 def test_other_profile_types_are_named() -> None:
     for version in ("go1.19", "go1.27"):
-        heap = GO_DUMPS / version / "t1.heap.pb.gz"
+        heap = GO_DUMPS / version / "t1.heap.pprof"
         with pytest.raises(InputError) as info:
             read(heap)
         assert str(info.value) == (
@@ -289,11 +291,11 @@ def test_other_profile_types_are_named() -> None:
             "profile: snapdiff reads goroutine profiles (/debug/pprof/goroutine or goroutineleak)"
         )
         with pytest.raises(InputError, match=r"a cpu profile in pprof format \(sample types: "):
-            read(GO_DUMPS / version / "t1.cpu.pb.gz")
+            read(GO_DUMPS / version / "t1.cpu.pprof")
 
 
 def test_cli_says_what_profile_it_is_in_one_line() -> None:
-    heap = str(GO_DUMPS / "go1.27" / "t1.heap.pb.gz")
+    heap = str(GO_DUMPS / "go1.27" / "t1.heap.pprof")
     result = CliRunner().invoke(app, ["show", heap], prog_name="snapdiff")
     assert result.exit_code == 3
     lines = result.stderr.strip().splitlines()
