@@ -8,6 +8,7 @@ each file, which shows every sample but the one with no frames (see ENTRY_COUNTS
 from __future__ import annotations
 
 import gzip
+import json
 import re
 import subprocess
 import sys
@@ -33,6 +34,7 @@ from tests.httpserver import (
     DumpServer,
     dump_server_fixture,  # noqa: F401  (the dump_server fixture)
 )
+from tests.test_injection import CONTROL, LONG, PAYLOADS, SGR, _outside_fences, _strings
 
 FETCH = (("handler", "/api/v1/items"), ("tenant", "acme"))
 POOL = (("pool", "workers"),)
@@ -534,6 +536,81 @@ def test_cli_capture_debug0_then_diff(dump_server: DumpServer, tmp_path: Path) -
     kept = tmp_path / "t1.raw.gz"
     assert kept.read_bytes() == T1.read_bytes()
     assert entry_counts(load(str(kept))) == entry_counts(after)
+
+
+# -- untrusted text -------------------------------------------------------------------------
+
+
+def _hostile_profile(new: bool, when: int) -> bytes:
+    """A goroutine profile whose names, files and labels carry test_injection's payloads;
+    with ``new``, every site has three goroutines more."""
+    from snapdiff.sources.pprof import profile_pb2
+
+    strings = ["", "goroutine", "count", "handler"]
+
+    def index(text: str) -> int:
+        strings.append(text)
+        return len(strings) - 1
+
+    functions, locations, samples = [], [], []
+    for i, (name, payload) in enumerate([*PAYLOADS.items(), ("long", LONG)]):
+        entry = f"main.spawn{i}{payload}" if name != "long" else LONG
+        for n, (function, file) in enumerate(
+            [
+                (f"main.worker{payload}", f"/src/{payload}/worker.go"),
+                (entry, f"/src/{payload}/x.go"),
+            ]
+        ):
+            fid = 2 * i + n + 1
+            functions.append(
+                profile_pb2.Function(id=fid, name=index(function), filename=index(file))
+            )
+            line = profile_pb2.Line(function_id=fid, line=12 + i)
+            locations.append(profile_pb2.Location(id=fid, address=0x1000 + fid, line=[line]))
+        label = profile_pb2.Label(key=3, str=index(payload))
+        samples.append(
+            profile_pb2.Sample(
+                location_id=[2 * i + 1, 2 * i + 2], value=[6 if new else 3], label=[label]
+            )
+        )
+    return gzip.compress(
+        _profile(
+            sample_type=[profile_pb2.ValueType(type=1, unit=2)],
+            sample=samples,
+            location=locations,
+            function=functions,
+            string_table=strings,
+            time_nanos=when,
+        )
+    )
+
+
+def test_hostile_names_stay_inert(tmp_path: Path) -> None:
+    before, after = tmp_path / "before.pb.gz", tmp_path / "after.pb.gz"
+    before.write_bytes(_hostile_profile(False, 1_795_819_623_000_000_000))
+    after.write_bytes(_hostile_profile(True, 1_795_819_923_000_000_000))
+    runner = CliRunner(env={"COLUMNS": "100", "NO_COLOR": None, "TERM": "xterm"})
+
+    def run(*args: str) -> str:
+        result = runner.invoke(app, [*args, "--quiet"], prog_name="snapdiff")
+        assert result.exit_code == 0, result.stderr[-2000:]
+        return result.stdout
+
+    for args in (["diff", str(before), str(after)], ["show", str(after)]):
+        text = SGR.sub("", run(*args, "--color", "always"))
+        assert not CONTROL.findall(text)
+        unfolded = re.sub(r"\n +", "", text)
+        assert "[bold red]x[/]" in unfolded
+        assert "\\x1b[31mred\\x1b[0m" in unfolded
+        assert len(text) < 200_000  # the 100 KB name is cut
+        prose = _outside_fences(run(*args, "--format", "markdown"))
+        for raw_html in ("<script", "<img", "<details open"):
+            assert raw_html not in prose
+        strings = _strings(json.loads(run(*args, "--format", "json")))
+        for i, payload in enumerate(PAYLOADS.values()):
+            assert f"main.spawn{i}{payload}" in strings
+            assert payload in strings  # the label value
+        assert LONG in strings
 
 
 # -- packaging ------------------------------------------------------------------------------
