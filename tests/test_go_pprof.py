@@ -632,3 +632,25 @@ def test_protobuf_is_imported_only_for_this_format() -> None:
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_generated_module_matches_the_proto() -> None:
+    # profile_pb2.py is generated from profile.proto (snapdiff/sources/pprof/regen.sh): every
+    # message and field declared in the proto, with its number, is in the generated module.
+    from snapdiff.sources.pprof import profile_pb2
+
+    proto = (ROOT / "snapdiff" / "sources" / "pprof" / "profile.proto").read_text()
+    body = re.sub(r"//[^\n]*", "", proto)
+    declared = {
+        message: {
+            (name, int(number)) for name, number in re.findall(r"\b(\w+)\s*=\s*(\d+)\s*;", block)
+        }
+        for message, block in re.findall(r"message\s+(\w+)\s*\{([^}]*)\}", body)
+    }
+    generated = {
+        name: {(f.name, f.number) for f in message.fields}
+        for name, message in profile_pb2.DESCRIPTOR.message_types_by_name.items()
+    }
+    assert len(declared) == 8
+    assert generated == declared
+    assert profile_pb2.DESCRIPTOR.package == "perftools.profiles"
