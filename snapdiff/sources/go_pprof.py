@@ -256,7 +256,6 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
     leaked: tuple[str, ...] = (FLAG_LEAKED,) if kind == "goroutineleak" else ()
     tasks: list[Task] = []
     unknown_locations = 0
-    no_stack = 0
     for sample in profile.sample:
         values = sample.value
         count = int(values[column]) if column < len(values) else 0
@@ -271,8 +270,7 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
             unknown_locations += len(ids) - len(known)
             stack = tuple(chain.from_iterable(known))
             flags += (FLAG_PARTIAL,)
-        if not ids:
-            no_stack += count
+        if not ids:  # only runtime.goexit, which the builder leaves out: normal, no warning
             flags += (FLAG_NO_STACK,)
         tasks.append(
             new_task(
@@ -294,8 +292,6 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
         )
     if missing_names:
         warnings.append(f"{origin}: {missing_names} frames have no function name")
-    if no_stack:
-        warnings.append(f"{origin}: {no_stack} goroutines were recorded without a stack")
     if not profile.sample:
         warnings.append(f"{origin}: the {kind} profile has no samples")
     warnings.append(
