@@ -6,9 +6,16 @@
 #
 #   instance A (HTTP, net/http/pprof):
 #     t0.debug2.txt, t0.debug1.txt      /debug/pprof/goroutine?debug=2 / ?debug=1 at T0
-#     t1.debug2.txt, t1.debug1.txt      the same at T1
+#     t0.debug0.pb.gz                   /debug/pprof/goroutine?debug=0 at T0 (gzipped protobuf)
+#     t1.debug2.txt, t1.debug1.txt,     the same at T1
+#       t1.debug0.pb.gz
 #     t1.goroutineleak.debug2.txt       /debug/pprof/goroutineleak?debug=2 at T1 (if the runtime has it)
 #     t1.goroutineleak.debug1.txt       /debug/pprof/goroutineleak?debug=1 at T1 (if the runtime has it)
+#     t1.goroutineleak.debug0.pb.gz     /debug/pprof/goroutineleak?debug=0 at T1 (if the runtime has it)
+#     t1.heap.pprof, t1.cpu.pprof       /debug/pprof/heap and /debug/pprof/profile?seconds=1 after
+#                                       those: profiles of other types, which snapdiff refuses
+#                                       (gzipped protobuf too; not named .gz, so that tests
+#                                       which read every dump here leave them out)
 #   instance B (GOTRACEBACK=all, stderr to a file):
 #     sigquit.txt                       log lines + the crash dump written on SIGQUIT at T1
 #
@@ -39,6 +46,7 @@
 #   goroutine 42 [chan send, 1 minutes] {handler: /api/v1/items, tenant: acme}:
 #
 # Usage (from the repo root):   samples/regen-go.sh [1.27 1.19]
+#                                DEBUG0_ONLY=1 samples/regen-go.sh [1.27 1.19]
 #
 # Environment:
 #   GO127, GO119    go binaries to use (default: searched on PATH,
@@ -48,6 +56,10 @@
 #   MAX_LEAK        upper bound on leaked goroutines (default 400)
 #   BUILDFLAGS      extra go build flags (default -trimpath, which keeps
 #                   file paths in the dumps independent of the checkout)
+#   DEBUG0_ONLY     1: run instance A only, capture only the protobuf profiles
+#                   (*.pb.gz, *.pprof) and add them (and their captures.tsv rows) to the
+#                   existing dumps/go<version>/, leaving every other file as it
+#                   is (tests pin figures read from those files)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -59,6 +71,7 @@ T1="${T1:-75}"
 LEAK_RATE="${LEAK_RATE:-300ms}"
 MAX_LEAK="${MAX_LEAK:-400}"
 BUILDFLAGS="${BUILDFLAGS:--trimpath}"
+DEBUG0_ONLY="${DEBUG0_ONLY:-0}"
 
 if [[ $# -gt 0 ]]; then
     versions=("$@")
@@ -163,7 +176,13 @@ summary() {
         fi
         printf '  %-30s %10s %11s\n' "$(basename "$f")" "$(wc -c <"$f")" "$n"
     done
+    for f in "$dir"/*.pb.gz "$dir"/*.pprof; do
+        [[ -e "$f" ]] || continue
+        printf '  %-30s %10s %11s\n' "$(basename "$f")" "$(wc -c <"$f")" "(protobuf)"
+    done
 }
+
+only() { [[ "$DEBUG0_ONLY" == 1 ]]; }
 
 for ver in "${versions[@]}"; do
     if ! gobin="$(find_go "$ver")"; then
@@ -191,33 +210,66 @@ for ver in "${versions[@]}"; do
     pids+=("$pid_a")
     # Instance B: SIGQUIT dump.  Started right after A, so both follow the
     # same schedule.
-    start_b="$(now_s)"
-    GOTRACEBACK=all "$bin" "${args[@]}" 2>"$tmp/sigquit.txt" &
-    pid_b=$!
-    pids+=("$pid_b")
+    if ! only; then
+        start_b="$(now_s)"
+        GOTRACEBACK=all "$bin" "${args[@]}" 2>"$tmp/sigquit.txt" &
+        pid_b=$!
+        pids+=("$pid_b")
+    fi
 
     addr="$(wait_addr "$tmp/a.log" "$pid_a")"
-    wait_addr "$tmp/sigquit.txt" "$pid_b" >/dev/null
+    only || wait_addr "$tmp/sigquit.txt" "$pid_b" >/dev/null
     base="http://$addr/debug/pprof"
 
+    # The protobuf profiles (no debug parameter = debug=0) are gzipped by the
+    # runtime itself: they are saved as they come.
     sleep_until "$start_a" "$T0"
-    fetch "$out" "$start_a" t0.debug2.txt "$base/goroutine?debug=2"
-    fetch "$out" "$start_a" t0.debug1.txt "$base/goroutine?debug=1"
+    if ! only; then
+        fetch "$out" "$start_a" t0.debug2.txt "$base/goroutine?debug=2"
+        fetch "$out" "$start_a" t0.debug1.txt "$base/goroutine?debug=1"
+    fi
+    fetch "$out" "$start_a" t0.debug0.pb.gz "$base/goroutine?debug=0"
 
     sleep_until "$start_a" "$T1"
-    fetch "$out" "$start_a" t1.debug2.txt "$base/goroutine?debug=2"
-    fetch "$out" "$start_a" t1.debug1.txt "$base/goroutine?debug=1"
+    if ! only; then
+        fetch "$out" "$start_a" t1.debug2.txt "$base/goroutine?debug=2"
+        fetch "$out" "$start_a" t1.debug1.txt "$base/goroutine?debug=1"
+    fi
+    fetch "$out" "$start_a" t1.debug0.pb.gz "$base/goroutine?debug=0"
 
     # The leak profile last: it marks goroutines as leaked for good.
     code="$(curl -sS --max-time 30 -o /dev/null -w '%{http_code}' "$base/goroutineleak?debug=1" || true)"
     if [[ "$code" == 200 ]]; then
-        fetch "$out" "$start_a" t1.goroutineleak.debug2.txt "$base/goroutineleak?debug=2"
-        fetch "$out" "$start_a" t1.goroutineleak.debug1.txt "$base/goroutineleak?debug=1"
-        if ! grep -q '(leaked)' "$out/t1.goroutineleak.debug2.txt"; then
-            echo "  warning: no '(leaked)' goroutines in t1.goroutineleak.debug2.txt" >&2
+        if ! only; then
+            fetch "$out" "$start_a" t1.goroutineleak.debug2.txt "$base/goroutineleak?debug=2"
+            fetch "$out" "$start_a" t1.goroutineleak.debug1.txt "$base/goroutineleak?debug=1"
+            if ! grep -q '(leaked)' "$out/t1.goroutineleak.debug2.txt"; then
+                echo "  warning: no '(leaked)' goroutines in t1.goroutineleak.debug2.txt" >&2
+            fi
         fi
+        fetch "$out" "$start_a" t1.goroutineleak.debug0.pb.gz "$base/goroutineleak?debug=0"
     else
         echo "  goroutineleak profile not available in $gover (HTTP $code), skipped"
+    fi
+    fetch "$out" "$start_a" t1.heap.pprof "$base/heap"
+    fetch "$out" "$start_a" t1.cpu.pprof "$base/profile?seconds=1"
+
+    dir="$outroot/go$ver"
+    if only; then
+        # Add the new profiles to the existing directory; keep every other file.
+        mkdir -p "$dir"
+        cp "$out"/*.pb.gz "$out"/*.pprof "$dir"/
+        if [[ -f "$dir/captures.tsv" ]]; then
+            grep -Ev '\.(pb\.gz|pprof)	' "$dir/captures.tsv" >"$tmp/captures.tsv" || true
+        else
+            printf 'file\tcaptured_at_utc\tseconds_since_start\n' >"$tmp/captures.tsv"
+        fi
+        grep -E '\.(pb\.gz|pprof)	' "$out/captures.tsv" >>"$tmp/captures.tsv"
+        cp "$tmp/captures.tsv" "$dir/captures.tsv"
+        cleanup
+        echo "wrote the protobuf profiles in $dir"
+        summary "$dir"
+        continue
     fi
 
     # Instance B: let the log show a few status lines, then SIGQUIT.
@@ -234,7 +286,6 @@ for ver in "${versions[@]}"; do
     printf '%s\t%s\t%s\n' sigquit.txt "$ts" "$t" >>"$out/captures.tsv"
     printf '  %-30s t=%6ss\n' sigquit.txt "$t"
 
-    dir="$outroot/go$ver"
     rm -rf "$dir"
     mkdir -p "$dir"
     cp "$out"/* "$dir"/

@@ -253,7 +253,9 @@ def capture_cmd(
     ] = False,
     debug: Annotated[
         int | None,
-        typer.Option("--debug", min=1, max=2, help="Go pprof: debug=1 or 2 (default 2)."),
+        typer.Option(
+            "--debug", min=0, max=2, help="Go pprof: debug=2, 1 or 0 (protobuf) (default 2)."
+        ),
     ] = None,
     header: Annotated[
         list[str] | None, typer.Option("--header", "-H", help="HTTP header 'Name: value' (repeat).")

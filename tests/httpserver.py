@@ -181,13 +181,18 @@ class Handler(BaseHTTPRequestHandler):
 
     def goroutine(self, profile: str = "goroutine") -> None:
         level = self.query.get("debug", "0")
-        if level not in ("1", "2"):
-            self.send(400, b"this test server serves debug=1 and debug=2 only\n")
+        if level not in ("0", "1", "2"):
+            self.send(400, b"this test server serves debug=0, 1 and 2 only\n")
             return
-        name = f"{self.server.dump}.debug{level}.txt"
+        # debug=0: the gzipped protobuf, sent as Go sends it (no Content-Encoding).
+        suffix, kind = (".pb.gz", "application/octet-stream") if level == "0" else (".txt", "")
+        name = f"{self.server.dump}.debug{level}{suffix}"
         if profile == "goroutineleak":
-            name = f"t1.goroutineleak.debug{level}.txt"
-        self.send(200, _go_file(name))
+            name = f"t1.goroutineleak.debug{level}{suffix}"
+        if kind:
+            self.send(200, _go_file(name), kind)
+        else:
+            self.send(200, _go_file(name))
 
     def goroutineleak(self) -> None:
         self.goroutine("goroutineleak")

@@ -199,3 +199,21 @@ def test_diff_live_as_a_user_would(leaky_url: str, tmp_path: Path) -> None:
     sites = _suspects(report.stdout_bytes)
     assert [s for s, suspect in sites.items() if suspect] == ["main.fetchAll"]
     assert len(list(tmp_path.glob("snap-*.json.gz"))) == 2
+
+
+def test_protobuf_profile_captured_twice_has_one_suspect(leaky_url: str) -> None:
+    # debug=0: the gzipped protobuf profile, counts per stack; grouped by entry function.
+    url = normalise_url(leaky_url, debug=0)
+    assert url == f"{leaky_url}/debug/pprof/goroutine?debug=0"
+    time.sleep(1.0)
+    first = capture_url(url, timeout=30)
+    time.sleep(APART_SECONDS)
+    second = capture_url(url, timeout=30)
+    assert first.data[:2] == second.data[:2] == b"\x1f\x8b"
+    before, after = to_snapshot(first), to_snapshot(second)
+    assert before.source.format == after.source.format == "go-goroutine-pprof"
+    result = diff(before, after)
+    assert result.elapsed_source == "capture times"
+    assert [g.key.function for g in result.suspects] == ["main.fetchOne"]
+    by_entry = {g.key.function: g for g in result.groups}
+    assert by_entry["main.worker"].before == by_entry["main.worker"].after == 8

@@ -100,7 +100,7 @@ def test_normalise_url_debug_1_when_asked(given: str, expected: str) -> None:
         ("http://", None, "no host in the URL"),
         ("http://host:port/", None, "not a valid port"),
         ("", None, "no URL given"),
-        ("http://host:6060", 3, "debug=3: snapdiff reads Go's debug=1 and debug=2"),
+        ("http://host:6060", 3, "debug=3: snapdiff reads Go's debug=0, 1 and 2"),
         ("http://host:8000/debug/threads", 1, "debug=1 applies to Go pprof URLs"),
     ],
 )

@@ -193,14 +193,14 @@ def normalise_url(url: str, *, debug: int | None = None) -> str:
 
     ``http://host:6060``, ``host:6060``, ``http://host:6060/``, ``.../debug/pprof`` and
     ``.../debug/pprof/`` (under any path prefix) mean the goroutine profile with full stacks:
-    ``.../debug/pprof/goroutine?debug=2`` (``debug=1`` when asked). ``.../debug/pprof/goroutine``
-    and ``.../goroutineleak`` without ``debug=`` get ``debug=2`` too (without it Go answers a
-    binary protobuf profile, which snapdiff does not read); ``debug`` replaces the one they
-    have. Any other URL is kept as given: a JSON debug endpoint, a profile with its query.
+    ``.../debug/pprof/goroutine?debug=2`` (``debug=1`` or ``0`` when asked). ``.../goroutine``
+    and ``.../goroutineleak`` without ``debug=`` get ``debug=2`` too (without it Go answers the
+    protobuf profile, which has counts per stack only); ``debug`` replaces the one they have.
+    Any other URL is kept as given: a JSON debug endpoint, a profile with its query.
     Only http and https; anything else is a :class:`UsageError`.
     """
-    if debug is not None and debug not in (1, 2):
-        raise UsageError(f"debug={debug}: snapdiff reads Go's debug=1 and debug=2 profiles only")
+    if debug is not None and debug not in (0, 1, 2):
+        raise UsageError(f"debug={debug}: snapdiff reads Go's debug=0, 1 and 2 profiles only")
     text = url.strip()
     if not text:
         raise UsageError("no URL given (try http://127.0.0.1:6060)")
@@ -218,7 +218,7 @@ def normalise_url(url: str, *, debug: int | None = None) -> str:
     elif _PPROF_PROFILE.search(parts.path):
         if debug is None and given:
             return text
-        level = str(debug or 2)
+        level = str(2 if debug is None else debug)
         path = parts.path
     else:
         if debug is not None:

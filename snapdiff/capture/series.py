@@ -123,7 +123,7 @@ def save(
                     continue
                 raise
             if raw is not None:
-                write_bytes(str(folder / f"{name}.raw.gz"), gzip.compress(raw, mtime=0))
+                write_bytes(str(folder / f"{name}.raw.gz"), _gzipped(raw))
             return str(path)
         raise OutputError(f"{folder}: too many snapshots with the name {base}")
     data = store.dumps(snapshot, compress=output.endswith(".gz"))
@@ -131,8 +131,13 @@ def save(
     if raw is not None:
         stem = output[:-3] if output.endswith(".gz") else output
         stem = stem[:-5] if stem.endswith(".json") else stem
-        write_bytes(stem + ".raw.gz", gzip.compress(raw, mtime=0), force=force)
+        write_bytes(stem + ".raw.gz", _gzipped(raw), force=force)
     return output
+
+
+def _gzipped(raw: bytes) -> bytes:
+    """The raw bytes gzipped once: Go's protobuf profiles come gzipped already."""
+    return raw if raw[:2] == b"\x1f\x8b" else gzip.compress(raw, mtime=0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from snapdiff.sources import (
     aiomonitor_json,
     faulthandler_text,
     go_debug1,
+    go_pprof,
     go_text,
     jvm_json,
     jvm_text,
@@ -55,11 +56,14 @@ def _from_module(module: ModuleType) -> Source:
 # call last):", which neither prints, while py-spy's sniff takes any "Process N: " log line
 # followed by a "Thread " line. The JVM text reader wants a quoted thread header with
 # "tid=0x.. nid=.." or a "Full thread dump" line, which neither Go's nor py-spy's text has.
+# The pprof protobuf comes first: its sniff rejects text at the first bytes, and no text reader
+# should get to search a binary profile's string table for its patterns.
 SOURCES: dict[str, Source] = {
     s.name: s
     for s in map(
         _from_module,
         (
+            go_pprof,
             pyspy_json,
             go_debug1,
             probe_json,
