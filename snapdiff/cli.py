@@ -1,4 +1,8 @@
-"""The command line: a thin Typer layer over the library. Errors become exit codes here only."""
+"""The command line: a thin Typer layer over the library. Errors become exit codes here only.
+
+The library and rich are imported inside the commands that use them, not here: ``snapdiff
+--help`` and every command's start-up pay only for Typer and what the command needs.
+"""
 
 from __future__ import annotations
 
@@ -12,22 +16,19 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
-from snapdiff import __version__, inputs, sources, store
-from snapdiff.diff import DiffResult, diff, growth_over, show
+from snapdiff import __version__
 from snapdiff.errors import ExitCode, OutputError, SnapdiffError, UsageError
 from snapdiff.group import GroupBy
-from snapdiff.model import Snapshot
-from snapdiff.output import write_bytes
-from snapdiff.render import json as json_render
-from snapdiff.render import markdown as md_render
-from snapdiff.render import text as text_render
-from snapdiff.render.common import clean
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from snapdiff.diff import DiffResult
+    from snapdiff.model import Snapshot
 
 app = typer.Typer(
     name="snapdiff",
@@ -89,15 +90,30 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines
 
 
 def _stderr() -> Console:
+    from rich.console import Console
+
     return Console(file=sys.stderr, highlight=False, soft_wrap=True)
 
 
+def _say(line: str, style: str | None = None) -> None:
+    """One line of our own on stderr; ``line`` must already be cleaned of untrusted text."""
+    from rich.text import Text
+
+    _stderr().print(Text(line), style=style)
+
+
+def _clean(text: str, limit: int) -> str:
+    from snapdiff.render.common import clean
+
+    return clean(text, limit)
+
+
 def _err(message: str) -> None:
-    _stderr().print(Text("snapdiff: error: " + clean(message, 4000)))
+    _say("snapdiff: error: " + _clean(message, 4000))
 
 
 def _warn(message: str) -> None:
-    _stderr().print(Text("snapdiff: warning: " + clean(message, 4000)))
+    _say("snapdiff: warning: " + _clean(message, 4000))
 
 
 @contextmanager
@@ -151,16 +167,16 @@ def _main(
 
 
 def _load(path: str, source: str | None, quiet: bool, *, keep_locals: bool = False) -> Snapshot:
+    from snapdiff import inputs
+
     snap = inputs.load(path, source, keep_locals=keep_locals)
     if not quiet:
         kinds = {t.kind for t in snap.tasks}
         kind = kinds.pop() + "s" if len(kinds) == 1 else "tasks"
         detail = f", {snap.source.detail}" if snap.source.detail else ""
-        _stderr().print(
-            Text(
-                f"read {snap.total:,} {kind} ({snap.source.format}{detail}) "
-                f"from {clean(snap.source.origin, 500)}"
-            ),
+        _say(
+            f"read {snap.total:,} {kind} ({snap.source.format}{detail}) "
+            f"from {_clean(snap.source.origin, 500)}",
             style="dim",
         )
     for warning in snap.warnings:
@@ -190,6 +206,10 @@ def parse_duration(text: str) -> float:
 
 
 def _console_for(color: Color, file: io.StringIO | None = None) -> Console:
+    from rich.console import Console
+
+    from snapdiff.render import text as text_render
+
     if file is not None:
         return Console(file=file, color_system=None, width=120, highlight=False, soft_wrap=False)
     force = {Color.always: True, Color.never: False, Color.auto: None}[color]
@@ -226,6 +246,8 @@ def _emit(
         data = render_md().encode()  # type: ignore[operator]
     else:
         data = render_json()  # type: ignore[operator]
+    from snapdiff.output import write_bytes
+
     write_bytes(output or "-", data, force=force)
 
 
@@ -293,6 +315,11 @@ def diff_cmd(
     With --live TARGET, capture the two snapshots now: "did it grow in the last minute?"
     """
     with handle_errors():
+        from snapdiff.diff import diff
+        from snapdiff.render import json as json_render
+        from snapdiff.render import markdown as md_render
+        from snapdiff.render import text as text_render
+
         seconds = parse_duration(elapsed) if elapsed is not None else None
         if live is not None:
             if before is not None or after is not None:
@@ -335,22 +362,22 @@ def _rate_gate(result: DiffResult, per_minute: float | None) -> None:
     ]
     if over:
         names = ", ".join(
-            f"{clean(g.key.function, 200)} ({g.rate_per_minute or 0:+.1f}/min)" for g in over[:5]
+            f"{_clean(g.key.function, 200)} ({g.rate_per_minute or 0:+.1f}/min)" for g in over[:5]
         )
         message = f"{len(over)} suspect site(s) grew by {per_minute:g}/min or more: {names}"
-        _stderr().print(Text("snapdiff: " + message))
+        _say("snapdiff: " + message)
         raise typer.Exit(int(ExitCode.THRESHOLD))
 
 
 def _gate(result: DiffResult, threshold: int | None) -> None:
     if threshold is None:
         return
+    from snapdiff.diff import growth_over
+
     over = growth_over(result, threshold)
     if over:
-        names = ", ".join(f"{clean(g.key.function, 200)} (+{g.delta:,})" for g in over[:5])
-        _stderr().print(
-            Text(f"snapdiff: {len(over)} suspect site(s) grew by {threshold:,} or more: {names}")
-        )
+        names = ", ".join(f"{_clean(g.key.function, 200)} (+{g.delta:,})" for g in over[:5])
+        _say(f"snapdiff: {len(over)} suspect site(s) grew by {threshold:,} or more: {names}")
         raise typer.Exit(int(ExitCode.THRESHOLD))
 
 
@@ -367,6 +394,11 @@ def show_cmd(
 ) -> None:
     """Group the tasks of one dump by creation site."""
     with handle_errors():
+        from snapdiff.diff import show
+        from snapdiff.render import json as json_render
+        from snapdiff.render import markdown as md_render
+        from snapdiff.render import text as text_render
+
         snap = _load(snapshot, source, quiet)
         result = show(snap, group_by)
         _emit(
@@ -429,6 +461,9 @@ def convert_cmd(
 ) -> None:
     """Save a dump as a snapshot file: compact, versioned, with its capture time."""
     with handle_errors():
+        from snapdiff import store
+        from snapdiff.output import write_bytes
+
         snap = _load(dump, source, quiet, keep_locals=keep_locals)
         if captured_at is not None:
             snap = replace(
@@ -437,10 +472,8 @@ def convert_cmd(
         data = store.dumps(snap, compress=output.endswith(".gz"))
         write_bytes(output, data, force=force)
         if not quiet and output != "-":
-            _stderr().print(
-                Text(
-                    f"wrote {clean(output, 500)} ({len(data):,} bytes, {len(snap.tasks):,} tasks)"
-                ),
+            _say(
+                f"wrote {_clean(output, 500)} ({len(data):,} bytes, {len(snap.tasks):,} tasks)",
                 style="dim",
             )
 
@@ -451,6 +484,9 @@ def formats_cmd(
 ) -> None:
     """List the input formats snapdiff reads (each is detected by content)."""
     with handle_errors():
+        from snapdiff import sources, store
+        from snapdiff.output import write_bytes
+
         rows = [(s.name, s.description) for s in sources.SOURCES.values()]
         rows.append((store.FORMAT, "snapdiff snapshot file (snapdiff convert), .json or .json.gz"))
         if fmt is Format.json:
@@ -472,5 +508,6 @@ def main() -> None:
 
 
 # Commands defined in their own modules register themselves on ``app`` when imported.
-import snapdiff.cli_trend  # noqa: E402, F401
-from snapdiff import cli_capture  # noqa: E402, F401
+# capture is listed before trend and watch in --help.
+from snapdiff import cli_capture  # noqa: E402, F401, I001
+from snapdiff import cli_trend  # noqa: E402, F401

@@ -5,18 +5,20 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
-from snapdiff.capture import Captured, to_snapshot
-from snapdiff.capture.series import Event, Target, parse_target, run_series, save
-from snapdiff.cli import _stderr, _warn, app, handle_errors, parse_duration
+from snapdiff.cli import _clean, _stderr, _warn, app, handle_errors, parse_duration
 from snapdiff.errors import CaptureError, InputError, UsageError
-from snapdiff.model import Snapshot
-from snapdiff.render.common import clean, kind_plural
+
+# The capture code and rich are imported where they are used (see cli.py).
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from snapdiff.capture import Captured
+    from snapdiff.capture.series import Event, Target
+    from snapdiff.model import Snapshot
 
 DEFAULT_MAX_BYTES = 256 << 20
 
@@ -89,6 +91,8 @@ class Capturer:
     def plain(cls, target: str, timeout: float = 60.0) -> Capturer:
         """Defaults for commands without capture options (diff --live, watch); a bearer
         token, if any, from the SNAPDIFF_TOKEN environment variable."""
+        from snapdiff.capture.series import parse_target
+
         return cls(
             parse_target(target, None),
             token=os.environ.get("SNAPDIFF_TOKEN") or None,
@@ -125,6 +129,8 @@ class Capturer:
         ]
 
     def snapshots(self) -> list[tuple[Snapshot, Captured]]:
+        from snapdiff.capture import to_snapshot
+
         out = []
         for captured in self.raw():
             for name, value in captured.details:
@@ -140,6 +146,8 @@ class Capturer:
 
 
 def _kind(snap: Snapshot) -> str:
+    from snapdiff.render.common import kind_plural
+
     kinds = {t.kind for t in snap.tasks}
     return kind_plural(kinds.pop(), 2) if len(kinds) == 1 else "tasks"
 
@@ -147,7 +155,7 @@ def _kind(snap: Snapshot) -> str:
 def _describe(snap: Snapshot) -> str:
     kind = _kind(snap)
     took = dict(snap.source.capture).get("duration_seconds", "?")
-    return f"{snap.total:,} {kind} in {took}s from {clean(snap.source.origin, 300)}"
+    return f"{snap.total:,} {kind} in {took}s from {_clean(snap.source.origin, 300)}"
 
 
 class Progress:
@@ -166,6 +174,10 @@ class Progress:
             self._status.start()
 
     def __call__(self, e: Event) -> None:
+        from rich.text import Text
+
+        from snapdiff.render.common import clean
+
         self.seen += 1
         if e.error:
             self.failures += 1
@@ -283,6 +295,11 @@ def capture_cmd(
     """Capture a snapshot of a live Python process (py-spy) or a debug endpoint, once or as a
     series; saved atomically, never replacing a file without --force."""
     with handle_errors():
+        from rich.text import Text
+
+        from snapdiff.capture.series import parse_target, run_series, save
+        from snapdiff.render.common import clean
+
         tgt = parse_target(target, pid)
         capturer = Capturer(
             tgt,
@@ -350,6 +367,11 @@ def capture_cmd(
 
 def live_pair(target: str, wait: float, folder: str, quiet: bool) -> tuple[Snapshot, Snapshot]:
     """Capture ``target`` now and ``wait`` seconds later; save both into ``folder``."""
+    from rich.text import Text
+
+    from snapdiff.capture.series import save
+    from snapdiff.render.common import clean
+
     capturer = Capturer.plain(target)
     tgt = capturer.target
     console = _stderr()

@@ -8,14 +8,10 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.live import Live
-from rich.text import Text
 
-from snapdiff import inputs
-from snapdiff.capture.series import save
 from snapdiff.cli import (
     Color,
     ColorOpt,
@@ -26,21 +22,23 @@ from snapdiff.cli import (
     OutputOpt,
     QuietOpt,
     SourceOpt,
+    _clean,
     _emit,
+    _say,
     _stderr,
     _warn,
     app,
     handle_errors,
     parse_duration,
 )
-from snapdiff.cli_capture import Capturer
 from snapdiff.errors import CaptureError, ExitCode, UsageError
 from snapdiff.group import GroupBy
-from snapdiff.model import Snapshot
-from snapdiff.output import write_bytes
-from snapdiff.render import trend_json, trend_markdown, trend_text
-from snapdiff.render.common import clean
-from snapdiff.trend import SiteTrend, TrendResult, growth_over, rate_over, trend
+
+# The library, rich's Live and the capture code are imported where they are used (see cli.py).
+if TYPE_CHECKING:
+    from snapdiff.cli_capture import Capturer
+    from snapdiff.model import Snapshot
+    from snapdiff.trend import SiteTrend, TrendResult
 
 # Files a folder given to 'trend' is read for (sorted by name); raw captures saved beside
 # snapshots (.raw.gz) are left out, they hold the same dump again.
@@ -101,6 +99,8 @@ def expand(paths: Sequence[str]) -> list[str]:
 
 
 def _load_all(files: Sequence[str], source: str | None, quiet: bool) -> list[Snapshot]:
+    from snapdiff import inputs
+
     snaps = []
     for f in files:
         snap = inputs.load(f, source)
@@ -110,9 +110,7 @@ def _load_all(files: Sequence[str], source: str | None, quiet: bool) -> list[Sna
     if not quiet:
         total = sum(s.total for s in snaps)
         formats = ", ".join(sorted({s.source.format for s in snaps}))
-        _stderr().print(
-            Text(f"read {len(snaps)} snapshots ({formats}), {total:,} tasks in all"), style="dim"
-        )
+        _say(f"read {len(snaps)} snapshots ({formats}), {total:,} tasks in all", style="dim")
     return snaps
 
 
@@ -120,16 +118,18 @@ def crossed(
     result: TrendResult, growth: int | None, rate: float | None
 ) -> tuple[list[SiteTrend], str]:
     """Suspect sites over a --fail-on line, and the message that says so."""
+    from snapdiff.trend import growth_over, rate_over
+
     if growth is not None:
         over = growth_over(result, growth)
         if over:
-            names = ", ".join(f"{clean(g.key.function, 200)} (+{g.delta:,})" for g in over[:5])
+            names = ", ".join(f"{_clean(g.key.function, 200)} (+{g.delta:,})" for g in over[:5])
             return over, f"{len(over)} suspect site(s) grew by {growth:,} or more: {names}"
     if rate is not None:
         over = rate_over(result, rate)
         if over:
             names = ", ".join(
-                f"{clean(g.key.function, 200)} ({g.slope_per_minute or 0:+.1f}/min)"
+                f"{_clean(g.key.function, 200)} ({g.slope_per_minute or 0:+.1f}/min)"
                 for g in over[:5]
             )
             return over, f"{len(over)} suspect site(s) grow by {rate:g}/min or more: {names}"
@@ -151,7 +151,10 @@ def _report(
     color: Color,
     plot: str | None,
 ) -> None:
+    from snapdiff.render import trend_json, trend_markdown, trend_text
+
     if plot is not None:
+        from snapdiff.output import write_bytes
         from snapdiff.render import trend_plot
 
         data = trend_plot.render_plot(result, trend_plot.plot_format(plot))
@@ -202,6 +205,8 @@ def trend_cmd(
     it grew, the tasks that lived through the whole series, and a verdict.
     """
     with handle_errors():
+        from snapdiff.trend import trend
+
         if plot is not None:
             from snapdiff.render.trend_plot import plot_format
 
@@ -217,11 +222,13 @@ def trend_cmd(
         _report(result, fmt, output, force, color, plot)
         over, message = crossed(result, fail_on_growth, fail_on_rate)
         if over:
-            _stderr().print(Text("snapdiff: " + message))
+            _say("snapdiff: " + message)
             raise typer.Exit(int(ExitCode.THRESHOLD))
 
 
 def _capturer(target: str, timeout: float) -> Capturer:
+    from snapdiff.cli_capture import Capturer
+
     return Capturer.plain(target, timeout)
 
 
@@ -276,6 +283,14 @@ def watch_cmd(
     crossed) ends it with a trend report of the last --window snapshots; Ctrl-C exits 130.
     """
     with handle_errors():
+        from rich.live import Live
+        from rich.text import Text
+
+        from snapdiff.capture.series import save
+        from snapdiff.render import trend_text
+        from snapdiff.render.common import clean
+        from snapdiff.trend import trend
+
         step = parse_duration(every)
         limit = parse_duration(for_) if for_ is not None else None
         if plot is not None:

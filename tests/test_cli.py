@@ -138,7 +138,7 @@ def test_bug_exits_1_and_traceback_on_request(monkeypatch: pytest.MonkeyPatch) -
     def boom(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr("snapdiff.cli.show", boom)
+    monkeypatch.setattr("snapdiff.diff.show", boom)
     code, _, err = run("show", GO1)
     assert code == 1
     assert_error(err, "internal error", "ZeroDivisionError", "--traceback")
