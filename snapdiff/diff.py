@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from operator import attrgetter, is_not
-from typing import Any
 
 from snapdiff.group import GroupBy, GroupKey, entry_frame, group, is_jvm_stack, site_key
 from snapdiff.model import (
@@ -38,6 +37,7 @@ from snapdiff.model import (
     Snapshot,
     SourceInfo,
     Task,
+    new_task,
 )
 
 # The passes over every task of a group are made of these, run by map/filter/Counter in C: a
@@ -182,45 +182,69 @@ def _total(tasks: Sequence[Task]) -> int:
     return sum(map(_COUNT, tasks))
 
 
-def _weighted(tasks: Sequence[Task], field: attrgetter[Any]) -> Counter[Any]:
-    """How many tasks have each value of ``field`` (weighted by count), first seen first."""
-    if _total(tasks) == len(tasks):  # every count is 1 (counts are positive)
-        return Counter(map(field, tasks))
-    counts: Counter[Any] = Counter()
-    for value, n in zip(map(field, tasks), map(_COUNT, tasks), strict=True):
-        counts[value] += n
-    return counts
+Profile = list[tuple[Task, int]]
 
 
-def _states(tasks: Sequence[Task]) -> tuple[tuple[str, int], ...]:
-    counts = _weighted(tasks, _STATE)
-    counts.pop("", None)
+def profile(tasks: Sequence[Task]) -> Profile:
+    """A task for each distinct combination of what a summary reads (kind, stack, state, flags,
+    wait, labels), with how many tasks it stands for, first seen first.
+
+    A group of a million goroutines has a few dozen combinations: one C-level pass counts them,
+    and every summary is then read off this short list. Stacks are told apart by identity
+    (readers share one tuple between the tasks of a stack), which costs no hashing of frames.
+    """
+    stacks = list(map(_FRAMES, tasks))
+    counts = Counter(
+        zip(
+            map(_KIND, tasks),
+            map(id, stacks),
+            map(_STATE, tasks),
+            map(_FLAGS, tasks),
+            map(_WAIT, tasks),
+            map(_LABELS, tasks),
+            map(_COUNT, tasks),
+            strict=True,
+        )
+    )
+    stack_of = dict(zip(map(id, stacks), stacks, strict=True))
+    return [
+        (new_task(kind, stack_of[sid], None, "", state, wait, None, None, labels, flags), n * count)
+        for (kind, sid, state, flags, wait, labels, count), n in counts.items()
+    ]
+
+
+def _states(prof: Profile) -> tuple[tuple[str, int], ...]:
+    counts: Counter[str] = Counter()
+    for t, n in prof:
+        if t.state:
+            counts[t.state] += n
     return tuple(counts.most_common())
 
 
-def _max_wait(tasks: Sequence[Task]) -> int | None:
-    return max(filter(_NOT_NONE, map(_WAIT, tasks)), default=None)
+def _max_wait(prof: Profile) -> int | None:
+    return max((t.wait_minutes for t, _ in prof if t.wait_minutes is not None), default=None)
 
 
-def _leaked(tasks: Sequence[Task]) -> int:
-    return sum(n for flags, n in _weighted(tasks, _FLAGS).items() if FLAG_LEAKED in flags)
+def _leaked(prof: Profile) -> int:
+    return sum(n for t, n in prof if FLAG_LEAKED in t.flags)
 
 
-def _by_stack(tasks: Sequence[Task]) -> list[tuple[Task, int]]:
+def _long_waiting(prof: Profile) -> int:
+    return sum(n for t, n in prof if (t.wait_minutes or 0) >= 1)
+
+
+def _by_stack(prof: Profile) -> Profile:
     """One task per distinct stack object with the count of its tasks, first seen first.
 
-    The tasks are those of one group, so of one kind. Readers share one stack tuple between
-    the tasks of a stack: identities are counted at C speed where hashing each stack would
-    cost a call per frame.
+    Readers share one stack tuple between the tasks of a stack: stacks are told apart by
+    identity, where hashing each stack would cost a call per frame.
     """
-    keys = list(map(id, map(_FRAMES, tasks)))
-    some = dict(zip(keys, tasks, strict=True))  # any task of a key has its stack
-    if _total(tasks) == len(tasks):  # every count is 1 (counts are positive)
-        counts = Counter(keys)
-    else:
-        counts = Counter()
-        for key, t in zip(keys, tasks, strict=True):
-            counts[key] += t.count
+    some: dict[int, Task] = {}
+    counts: Counter[int] = Counter()
+    for t, n in prof:
+        key = id(t.frames)
+        some.setdefault(key, t)
+        counts[key] += n
     return [(some[key], n) for key, n in counts.items()]
 
 
@@ -234,15 +258,13 @@ def _representative(by_stack: list[tuple[Task, int]]) -> tuple[Frame, ...]:
     return counts.most_common(1)[0][0]
 
 
-def _labels(tasks: Sequence[Task]) -> tuple[tuple[str, str], ...]:
+def _labels(prof: Profile) -> tuple[tuple[str, str], ...]:
     """Labels every task of the group shares."""
-    if not tasks:
+    if not prof:
         return ()
-    labelsets = list(map(_LABELS, tasks))
-    distinct = dict(zip(map(id, labelsets), labelsets, strict=True))
-    common = set(tasks[0].labels)
-    for labels in distinct.values():
-        common &= set(labels)
+    common = set(prof[0][0].labels)
+    for t, _ in prof:
+        common &= set(t.labels)
         if not common:
             break
     return tuple(sorted(common))
@@ -271,19 +293,21 @@ def _site(key: GroupKey, tasks: Sequence[Task]) -> Frame | None:
     return counts.most_common(1)[0][0] if counts else None
 
 
-def summarise(key: GroupKey, tasks: Sequence[Task]) -> GroupSummary:
-    by_stack = _by_stack(tasks)
+def summarise(key: GroupKey, tasks: Sequence[Task], prof: Profile | None = None) -> GroupSummary:
+    """``prof``: :func:`profile` of ``tasks``, when the caller has it already."""
+    prof = profile(tasks) if prof is None else prof
+    by_stack = _by_stack(prof)
     return GroupSummary(
         key=key,
-        count=_total(tasks),
+        count=sum(n for _, n in prof),
         site=_site(key, tasks),
-        states=_states(tasks),
-        max_wait_minutes=_max_wait(tasks),
-        leaked=_leaked(tasks),
+        states=_states(prof),
+        max_wait_minutes=_max_wait(prof),
+        leaked=_leaked(prof),
         entry_function=_entry_function(by_stack),
         stack=_representative(by_stack),
         example_ids=_example_ids(tasks),
-        labels=_labels(tasks),
+        labels=_labels(prof),
     )
 
 
@@ -515,10 +539,10 @@ def diff(
         if nb == 0 and na and midpoint is not None:
             # Ids below 1 are no clock (a JVM's own threads: their negated OS thread id).
             early = sum(1 for t in ta if t.id is not None and 0 < t.id <= midpoint) / len(ta)
-        shown = ta or tb
-        summary = summarise(key, shown)
-        leaked = _leaked(ta)
-        long_waiting = sum(n for wait, n in _weighted(ta, _WAIT).items() if (wait or 0) >= 1)
+        prof_a = profile(ta)
+        summary = summarise(key, ta, prof_a) if ta else summarise(key, tb)
+        leaked = _leaked(prof_a)
+        long_waiting = _long_waiting(prof_a)
         verdict, suspect, confidence, reasons = judge(
             _Evidence(nb, na, survivors, early, long_waiting, leaked)
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
+from operator import attrgetter, is_not
 from typing import Any, NamedTuple
 
 GOROUTINE = "goroutine"
@@ -114,19 +115,23 @@ class Snapshot:
     skipped_lines: int = 0
     extra: tuple[tuple[str, str], ...] = field(default=())
 
+    # C-level passes (map over the tasks' fields): a snapshot may hold a million tasks.
     @property
     def total(self) -> int:
-        return sum(t.count for t in self.tasks)
+        return sum(map(_COUNT, self.tasks))
 
     @property
     def has_ids(self) -> bool:
-        return bool(self.tasks) and all(t.id is not None for t in self.tasks)
+        return bool(self.tasks) and None not in map(_ID, self.tasks)
 
     @property
     def max_id(self) -> int | None:
-        ids = [t.id for t in self.tasks if t.id is not None]
-        return max(ids) if ids else None
+        return max(filter(_NOT_NONE, map(_ID, self.tasks)), default=None)
 
+
+_COUNT = attrgetter("count")
+_ID = attrgetter("id")
+_NOT_NONE = partial(is_not, None)
 
 # ``make_task(values)``: a Task from a tuple of all twelve fields in order, with no Python code
 # run; ``map(make_task, zip(*columns))`` builds a million tasks in C.

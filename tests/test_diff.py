@@ -202,3 +202,60 @@ def test_show_counts_add_up_and_sort_by_count():
     counts = [g.count for g in result.groups]
     assert counts == sorted(counts, reverse=True)
     assert result.groups[0].key.function == "main.fetchAll"
+
+
+# --- summaries read off the profile equal the task-by-task reading -------------------------
+
+SUMMARY_DUMPS = sorted(
+    p
+    for pattern in (
+        "go/dumps/*/*.txt",
+        "go/dumps/*/*.pb.gz",
+        "python/dumps/*/*.json",
+        "java/dumps/*/*",
+        "node/dumps/*/t*.json",
+    )
+    for p in (GO_DUMPS.parent.parent).glob(pattern)
+    if p.is_file() and p.suffix != ".tsv" and "heap" not in p.name and "cpu" not in p.name
+)
+
+
+def _naive(tasks):
+    """What a group's summary says, counted one task at a time."""
+    from collections import Counter
+
+    states: Counter = Counter()
+    stacks: Counter = Counter()
+    for t in tasks:
+        if t.state:
+            states[t.state] += t.count
+        stacks[t.frames] += t.count
+    waits = [t.wait_minutes for t in tasks if t.wait_minutes is not None]
+    common = set(tasks[0].labels)
+    for t in tasks:
+        common &= set(t.labels)
+    return {
+        "count": sum(t.count for t in tasks),
+        "states": tuple(states.most_common()),
+        "max_wait_minutes": max(waits) if waits else None,
+        "leaked": sum(t.count for t in tasks if "leaked" in t.flags),
+        "stack": stacks.most_common(1)[0][0],
+        "labels": tuple(sorted(common)),
+    }
+
+
+@pytest.mark.parametrize(
+    "path", SUMMARY_DUMPS, ids=lambda p: str(p.relative_to(GO_DUMPS.parent.parent))
+)
+def test_summaries_equal_a_task_by_task_count(path):
+    from snapdiff.diff import summarise
+    from snapdiff.group import group
+
+    snap = load(str(path))
+    groups = group(snap.tasks)
+    assert groups
+    for key, tasks in groups.items():
+        summary = summarise(key, tasks)
+        expected = _naive(tasks)
+        got = {name: getattr(summary, name) for name in expected}
+        assert got == expected, key.label()
