@@ -79,11 +79,14 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
     tasks: list[Task] = []
     pids: set[int] = set()
     interned: dict[tuple[str, str, int], Frame] = {}
+    # Threads of one pool share one stack tuple, as goroutines do in the Go reader: grouping
+    # and summaries then work per distinct stack, not per thread.
+    stacks: dict[tuple[int, ...], tuple[Frame, ...]] = {}
     seen = {"native": False, "locals": False}
     bad = 0
     handles = 0  # threads whose id is the pthread handle: py-spy had no OS thread id
     for item in doc:
-        task = _thread(item, interned, keep_locals, seen)
+        task = _thread(item, interned, keep_locals, seen, stacks)
         if task is None:
             bad += 1
             continue
@@ -128,7 +131,11 @@ def frame_notes(detail: list[str], seen: dict[str, bool], keep_locals: bool) -> 
 
 
 def _thread(
-    item: Any, interned: dict[tuple[str, str, int], Frame], keep: bool, seen: dict[str, bool]
+    item: Any,
+    interned: dict[tuple[str, str, int], Frame],
+    keep: bool,
+    seen: dict[str, bool],
+    stacks: dict[tuple[int, ...], tuple[Frame, ...]] | None = None,
 ) -> Task | None:
     if not isinstance(item, dict) or not isinstance(item.get("frames"), list):
         return None
@@ -173,9 +180,13 @@ def _thread(
         flags.append(FLAG_ACTIVE)
     if gil:
         flags.append(FLAG_OWNS_GIL)
+    # Frames are interned, so a stack is known by its frames' identities (no Frame hashing).
+    stack = tuple(frames)
+    if stacks is not None:
+        stack = stacks.setdefault(tuple(map(id, frames)), stack)
     return Task(
         kind=THREAD,
-        frames=tuple(frames),
+        frames=stack,
         id=tid,
         name=name if isinstance(name, str) else "",
         state=("active+gil" if gil else "active") if active else "idle",
