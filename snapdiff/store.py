@@ -30,7 +30,8 @@ import gzip
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from itertools import chain, repeat, starmap
+from itertools import chain, compress, count, islice, repeat, starmap
+from operator import attrgetter, ne
 from typing import Any
 
 import orjson
@@ -55,6 +56,17 @@ TASK_FIELDS = (
     "flags",
     "count",
 )
+_KIND = attrgetter("kind")
+_FRAMES = attrgetter("frames")
+_ID = attrgetter("id")
+_NAME = attrgetter("name")
+_STATE = attrgetter("state")
+_WAIT = attrgetter("wait_minutes")
+_CREATED_BY = attrgetter("created_by")
+_CREATOR_ID = attrgetter("creator_id")
+_LABELS = attrgetter("labels")
+_FLAGS = attrgetter("flags")
+_COUNT = attrgetter("count")
 # A column is written as runs when that takes at most this share of the tasks.
 _RUNS_AT_MOST = 0.25
 
@@ -88,30 +100,52 @@ class _Table:
 
 
 def encode(snapshot: Snapshot) -> dict[str, Any]:
-    frames, stacks, states, labelsets, flagsets, kinds = (_Table() for _ in range(6))
-    rows: list[list[Any]] = []
-    local_rows: list[list[Any]] = []
-    stack_ids: dict[tuple[Frame, ...], int] = {}
-    for n, t in enumerate(snapshot.tasks):
-        sid = stack_ids.get(t.frames)
-        if sid is None:
-            sid = stack_ids[t.frames] = stacks.add(tuple(frames.add(f) for f in t.frames))
-        rows.append(
-            [
-                kinds.add(t.kind),
-                t.id,
-                t.name or None,
-                states.add(t.state),
-                t.wait_minutes,
-                sid,
-                frames.add(t.created_by) if t.created_by is not None else None,
-                t.creator_id,
-                labelsets.add(t.labels) if t.labels else None,
-                flagsets.add(t.flags) if t.flags else None,
-                t.count,
-            ]
-        )
-        local_rows.extend([n, fi, name, value] for fi, name, value in t.locals)
+    """The file's document. Every pass over the tasks is a C-level ``map``; tables are filled
+    in first-seen order, stacks and creation frames per distinct object (readers share them)."""
+    tasks = snapshot.tasks
+    frames, stacks = _Table(), _Table()
+    stack_objs = list(map(_FRAMES, tasks))
+    creator_objs = list(map(_CREATED_BY, tasks))
+    stack_ids = list(map(id, stack_objs))
+    creator_ids = list(map(id, creator_objs))
+    stack_of = dict(zip(stack_ids, stack_objs, strict=True))
+    creator_of = dict(zip(creator_ids, creator_objs, strict=True))
+    stack_index: dict[int, int] = {}
+    creator_index: dict[int, int | None] = {id(None): None}
+    for sid, cid in dict.fromkeys(zip(stack_ids, creator_ids, strict=True)):
+        if sid not in stack_index:
+            stack_index[sid] = stacks.add(tuple(frames.add(f) for f in stack_of[sid]))
+        if cid not in creator_index:
+            creator_index[cid] = frames.add(creator_of[cid])
+    kinds = list(dict.fromkeys(map(_KIND, tasks)))
+    states = list(dict.fromkeys(map(_STATE, tasks)))
+    labelsets = [ls for ls in dict.fromkeys(map(_LABELS, tasks)) if ls]
+    flagsets = [fs for fs in dict.fromkeys(map(_FLAGS, tasks)) if fs]
+    kind_index = {k: i for i, k in enumerate(kinds)}
+    state_index = {k: i for i, k in enumerate(states)}
+    label_index: dict[Any, int | None] = {ls: i for i, ls in enumerate(labelsets)}
+    label_index[()] = None
+    flag_index: dict[Any, int | None] = {fs: i for i, fs in enumerate(flagsets)}
+    flag_index[()] = None
+    columns = {
+        "kind": list(map(kind_index.__getitem__, map(_KIND, tasks))),
+        "id": list(map(_ID, tasks)),
+        "name": list(map(_NAME, tasks)),
+        "state": list(map(state_index.__getitem__, map(_STATE, tasks))),
+        "wait_minutes": list(map(_WAIT, tasks)),
+        "stack": list(map(stack_index.__getitem__, stack_ids)),
+        "created_by": list(map(creator_index.__getitem__, creator_ids)),
+        "creator_id": list(map(_CREATOR_ID, tasks)),
+        "labels": list(map(label_index.__getitem__, map(_LABELS, tasks))),
+        "flags": list(map(flag_index.__getitem__, map(_FLAGS, tasks))),
+        "count": list(map(_COUNT, tasks)),
+    }
+    local_rows = [
+        [n, fi, name, value]
+        for n, t in enumerate(tasks)
+        if t.locals
+        for fi, name, value in t.locals
+    ]
     doc: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
@@ -120,15 +154,15 @@ def encode(snapshot: Snapshot) -> dict[str, Any]:
         "truncated": snapshot.truncated,
         "skipped_lines": snapshot.skipped_lines,
         "warnings": list(snapshot.warnings),
-        "kinds": kinds.items,
+        "kinds": kinds,
         "frames": [[f.function, f.file, f.line] for f in frames.items],
         "stacks": [list(s) for s in stacks.items],
-        "states": states.items,
-        "labelsets": [[list(kv) for kv in ls] for ls in labelsets.items],
-        "flagsets": [list(fs) for fs in flagsets.items],
-        "task_count": len(rows),
+        "states": states,
+        "labelsets": [[list(kv) for kv in ls] for ls in labelsets],
+        "flagsets": [list(fs) for fs in flagsets],
+        "task_count": len(tasks),
         "task_fields": list(TASK_FIELDS),
-        "columns": {name: _column([row[i] for row in rows]) for i, name in enumerate(TASK_FIELDS)},
+        "columns": {name: _column(columns[name]) for name in TASK_FIELDS},
     }
     if local_rows:
         doc["locals"] = local_rows
@@ -137,20 +171,18 @@ def encode(snapshot: Snapshot) -> dict[str, Any]:
 
 def _column(values: list[Any]) -> list[Any] | dict[str, list[list[Any]]]:
     """The values as they are, or as runs of equal values when that is much shorter."""
-    runs: list[list[Any]] = []
-    limit = max(1, int(len(values) * _RUNS_AT_MOST))
-    for value in values:
-        if runs and runs[-1][0] == value and type(runs[-1][0]) is type(value):
-            runs[-1][1] += 1
-        elif len(runs) == limit:
-            return values
-        else:
-            runs.append([value, 1])
-    return {"runs": runs}
+    # Where a value differs from the one before it: one C-level pass.
+    changes = list(compress(count(1), map(ne, islice(values, 1, None), values)))
+    if len(changes) + 1 > max(1, int(len(values) * _RUNS_AT_MOST)):
+        return values
+    starts = [0, *changes]
+    ends = [*changes, len(values)]
+    return {"runs": [[values[a], b - a] for a, b in zip(starts, ends, strict=True)]}
 
 
 def dumps(snapshot: Snapshot, *, compress: bool = False) -> bytes:
-    data = orjson.dumps(encode(snapshot))
+    with paused_gc():
+        data = orjson.dumps(encode(snapshot))
     if compress:
         # mtime=0: the same snapshot gives the same bytes.
         return gzip.compress(data, compresslevel=6, mtime=0)
