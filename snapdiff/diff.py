@@ -85,9 +85,15 @@ SITE_HINTS = {
     ),
     (THREAD, "java.util.concurrent.ThreadPoolExecutor$Worker.run", "ThreadPoolExecutor.java"): (
         "these are ThreadPoolExecutor worker threads, so the dump cannot show which code made "
-        "the pools; the usual leak is an executor made per request and never shut down. "
-        "pool-N-thread-N names come from Executors' default ThreadFactory: give each pool a "
-        "named ThreadFactory to tell them apart"
+        "the pools; the usual leak is an executor made per request and never shut down"
+    ),
+}
+# Thread-name patterns that say something of where the threads come from.
+NAME_HINTS = {
+    (THREAD, "pool-N-thread-N"): (
+        "pool-N-thread-N names come from Executors' default ThreadFactory, which numbers its "
+        "pools: the first number counts the executors made so far. Give each executor a "
+        "ThreadFactory that names its threads to tell them apart"
     ),
 }
 
@@ -118,6 +124,8 @@ class GroupSummary:
     stack: tuple[Frame, ...]
     example_ids: tuple[int, ...]
     labels: tuple[tuple[str, str], ...]
+    # A few task names (threads, libuv handles: a socket's two endpoints), first seen first.
+    example_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +150,7 @@ class GroupDiff:
     confidence: str
     reasons: tuple[str, ...]
     site: Frame | None = None
+    example_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +269,14 @@ def _example_ids(tasks: Sequence[Task], n: int = 5) -> tuple[int, ...]:
     return tuple(sorted(filter(_NOT_NONE, map(_ID, tasks)))[:n])
 
 
+def _example_names(kind: str, tasks: Sequence[Task], n: int = 3) -> tuple[str, ...]:
+    """Up to ``n`` distinct task names, first seen first (goroutines have none)."""
+    if kind == GOROUTINE:
+        return ()
+    names = dict.fromkeys(filter(None, map(_NAME, tasks)))
+    return tuple(names)[:n]
+
+
 def _site(key: GroupKey, tasks: Sequence[Task]) -> Frame | None:
     if key.by == "site":
         return Frame(key.function, key.file, key.line)
@@ -284,6 +301,7 @@ def summarise(key: GroupKey, tasks: Sequence[Task]) -> GroupSummary:
         stack=_representative(by_stack),
         example_ids=_example_ids(tasks),
         labels=_labels(tasks),
+        example_names=_example_names(key.kind, tasks),
     )
 
 
@@ -522,9 +540,12 @@ def diff(
         verdict, suspect, confidence, reasons = judge(
             _Evidence(nb, na, survivors, early, long_waiting, leaked)
         )
-        hint = SITE_HINTS.get((key.kind, key.function, key.file))
-        if suspect and hint:
-            reasons = (*reasons, hint)
+        if suspect:
+            hints = (
+                SITE_HINTS.get((key.kind, key.function, key.file)),
+                NAME_HINTS.get((key.kind, key.name_pattern)),
+            )
+            reasons = (*reasons, *filter(None, hints))
         rate = None
         if elapsed_seconds:
             rate = (na - nb) / (elapsed_seconds / 60)
@@ -550,6 +571,7 @@ def diff(
                 confidence=confidence,
                 reasons=reasons,
                 site=summary.site,
+                example_names=summary.example_names,
             )
         )
     results.sort(key=_order)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import unicodedata
 
 from snapdiff.diff import DiffResult, GroupDiff, GroupSummary, SnapshotMeta
-from snapdiff.group import GroupKey
-from snapdiff.model import LIBUV_HANDLE, Frame
+from snapdiff.group import GroupKey, blocking_frame_of
+from snapdiff.model import LIBUV_HANDLE, THREAD, Frame
 
 MAX_TEXT = 2000
 
@@ -94,12 +94,45 @@ def states(pairs: tuple[tuple[str, int], ...], limit: int = 3) -> str:
 
 def detail(g: GroupDiff | GroupSummary) -> str:
     """States, the longest wait and Go's leak marks of a group, in words."""
-    text = states(g.states)
+    parts = [states(g.states)] if g.states else []
     if g.max_wait_minutes:
-        text += f"; waiting up to {wait(g.max_wait_minutes)}"
+        parts.append(f"waiting up to {wait(g.max_wait_minutes)}")
     if g.leaked:
-        text += f"; {g.leaked:,} marked leaked by Go"
-    return text
+        parts.append(f"{g.leaked:,} marked leaked by Go")
+    return "; ".join(parts)
+
+
+def is_virtual(g: GroupDiff | GroupSummary) -> bool:
+    """JVM virtual threads (the readers label them ``virtual=true``)."""
+    return g.key.kind == THREAD and ("virtual", "true") in g.labels
+
+
+def group_kind_plural(g: GroupDiff | GroupSummary, n: int) -> str:
+    """``threads``, or ``virtual threads`` for a group of JVM virtual threads."""
+    words = kind_plural(g.key.kind, n)
+    return "virtual " + words if is_virtual(g) else words
+
+
+def where_stuck(g: GroupDiff | GroupSummary) -> str:
+    """Where most of a group's tasks wait, in a few words: the most common state (``chan send``,
+    ``WAITING (parking)``); for a dump without states, the innermost frame outside Go's runtime
+    of the group's most common stack (``_worker at futures/thread.py:89``); "" if neither.
+    Either reads after "mostly in"."""
+    if g.states:
+        return clean(g.states[0][0], 60)
+    frame = blocking_frame_of(g.stack)
+    if frame is None or not frame.function:
+        return ""
+    loc = frame.short_location()
+    return clean(frame.function, 300) + (f" at {clean(loc, 200)}" if loc else "")
+
+
+def handle_examples(g: GroupDiff | GroupSummary) -> tuple[str, ...]:
+    """Example names of a libuv handle group that say more than its key (the connections of a
+    ``tcp connected to`` group, each with its own ephemeral port), cleaned."""
+    if g.key.kind != LIBUV_HANDLE:
+        return ()
+    return tuple(clean(n, 200) for n in g.example_names if n != g.key.file)
 
 
 def site_text(g: GroupDiff) -> str:
@@ -127,6 +160,29 @@ KEY_WORDS = {
     "stack": "whole stack",
     "none": "no stack",
 }
+HANDLE_KEY = "handle (type, endpoint)"
+
+
+def entry_only(groups: tuple[GroupDiff, ...] | tuple[GroupSummary, ...]) -> bool:
+    """Grouped by creation site, but no task had one: every group fell back to its entry
+    function (Go's protobuf and ``debug=1`` profiles). Groups of handles and of tasks with no
+    stack do not count; nor does a report with none of the other groups."""
+    keyed = [g.key.by for g in groups if g.key.kind != LIBUV_HANDLE and g.key.by != "none"]
+    return bool(keyed) and all(by == "entry" for by in keyed)
+
+
+def key_heading(group_by: str, groups: tuple[GroupDiff, ...] | tuple[GroupSummary, ...]) -> str:
+    """What the groups' keys are, for a column heading: the grouping asked for, or what the
+    groups were really keyed by (``entry function`` when no task had a creation site; a libuv
+    handle's type and endpoint, for handles)."""
+    if group_by != "site":
+        return KEY_WORDS.get(group_by, group_by)
+    handles = any(g.key.kind == LIBUV_HANDLE for g in groups)
+    others = any(g.key.kind != LIBUV_HANDLE and g.key.by != "none" for g in groups)
+    words = KEY_WORDS["entry"] if entry_only(groups) else KEY_WORDS["site"]
+    if handles:
+        return f"{HANDLE_KEY} or {words}" if others else HANDLE_KEY
+    return words
 
 
 def verdict_text(g: GroupDiff) -> str:
