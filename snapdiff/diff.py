@@ -20,6 +20,7 @@ The verdict (:func:`judge`) in words:
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -269,12 +270,22 @@ def _example_ids(tasks: Sequence[Task], n: int = 5) -> tuple[int, ...]:
     return tuple(sorted(filter(_NOT_NONE, map(_ID, tasks)))[:n])
 
 
+_NUMBERS = re.compile(r"(\d+)")
+
+
+def _natural(name: str) -> list[int | str]:
+    """``pool-9-thread-1`` before ``pool-10-thread-1``: numbers in names compare as numbers."""
+    return [int(p) if i % 2 else p for i, p in enumerate(_NUMBERS.split(name))]
+
+
 def _example_names(kind: str, tasks: Sequence[Task], n: int = 3) -> tuple[str, ...]:
-    """Up to ``n`` distinct task names, first seen first (goroutines have none)."""
+    """Up to ``n`` distinct task names in natural order, the first ``n - 1`` and the last: the
+    counters in names are clocks, so ``pool-1-thread-1, pool-2-thread-1, pool-60-thread-1``
+    shows how far they ran (goroutines have no names)."""
     if kind == GOROUTINE:
         return ()
-    names = dict.fromkeys(filter(None, map(_NAME, tasks)))
-    return tuple(names)[:n]
+    names = sorted(set(filter(None, map(_NAME, tasks))), key=_natural)
+    return tuple(names if len(names) <= n else names[: n - 1] + names[-1:])
 
 
 def _site(key: GroupKey, tasks: Sequence[Task]) -> Frame | None:

@@ -127,12 +127,26 @@ def where_stuck(g: GroupDiff | GroupSummary) -> str:
     return clean(frame.function, 300) + (f" at {clean(loc, 200)}" if loc else "")
 
 
+def example_list(names: tuple[str, ...], count: int, limit: int = 200) -> list[str]:
+    """Example names, cleaned, with ``...`` before the last when the group has more tasks than
+    examples (the examples are the first names and the last, in natural order)."""
+    shown = [clean(n, limit) for n in names]
+    if len(shown) >= 3 and count > len(shown):
+        shown.insert(-1, "...")
+    return shown
+
+
+def group_count(g: GroupDiff | GroupSummary) -> int:
+    return g.after if isinstance(g, GroupDiff) else g.count
+
+
 def handle_examples(g: GroupDiff | GroupSummary) -> tuple[str, ...]:
     """Example names of a libuv handle group that say more than its key (the connections of a
     ``tcp connected to`` group, each with its own ephemeral port), cleaned."""
     if g.key.kind != LIBUV_HANDLE:
         return ()
-    return tuple(clean(n, 200) for n in g.example_names if n != g.key.file)
+    names = tuple(n for n in g.example_names if n != g.key.file)
+    return tuple(example_list(names, group_count(g))) if names else ()
 
 
 def site_text(g: GroupDiff) -> str:

@@ -193,7 +193,8 @@ def _details(g: GroupDiff | GroupSummary, count: int, *, stuck: bool) -> list[st
     elif examples:  # in a fence: a connection's "->" would be escaped in prose
         out += ["Examples:", "", fence("\n".join(examples)), ""]
     elif g.key.kind == THREAD and any(n != g.key.name_pattern for n in g.example_names):
-        shown = ", ".join(code(n, 100, table=False) for n in g.example_names)
+        names = common.example_list(g.example_names, count, 100)
+        shown = ", ".join(n if n == "..." else code(n, 100, table=False) for n in names)
         out += [f"Example names: {shown}", ""]
     if not handle:  # a handle's one frame is its key, already shown
         out += [fence(stack_text(g.stack, _site_frame(g))), ""]

@@ -291,7 +291,7 @@ def _examples(g: GroupDiff) -> list[tuple[str, str]]:
     if examples:
         return [("examples: " + ", ".join(examples), "dim")]
     if g.key.kind == THREAD and any(n != g.key.name_pattern for n in g.example_names):
-        names = ", ".join(clean(n, 100) for n in g.example_names)
+        names = ", ".join(common.example_list(g.example_names, g.after, 100))
         return [("example names: " + names, "dim")]
     return []
 
