@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 
 import pytest
 from typer.testing import CliRunner
 
 from snapdiff.cli import app
-from tests.conftest import GO_DUMPS, PY_DUMPS, SAMPLES
+from tests.conftest import GO_DUMPS, PY_DUMPS, ROOT, SAMPLES
 
 ENV = {"COLUMNS": "100", "LINES": "50", "NO_COLOR": None, "FORCE_COLOR": None, "TERM": "xterm"}
 NODE = SAMPLES / "node" / "dumps" / "node20"
@@ -206,3 +207,34 @@ def test_jvm_virtual_threads_are_called_so() -> None:
     # The pool hint is for pool-N-thread-N names only, not for every suspect.
     assert not any("ThreadFactory" in r for r in virtual["reasons"])
     assert virtual["example_names"] == []  # virtual threads have no names
+
+
+# --- the guide's examples -------------------------------------------------------------------
+
+GUIDE = (ROOT / "docs" / "guide.md").read_text(encoding="utf-8")
+EXAMPLES = [
+    (m.group(1), m.group(2))
+    for m in re.finditer(r"```text\n\$ snapdiff (.*?)\n(.*?)```", GUIDE, re.S)
+    if all((ROOT / a).exists() for a in shlex.split(m.group(1)) if a.startswith("samples/"))
+    and "samples/" in m.group(1)
+]
+
+
+@pytest.mark.parametrize(("command", "shown"), EXAMPLES, ids=[c for c, _ in EXAMPLES])
+def test_the_guide_shows_what_snapdiff_prints(
+    command: str, shown: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every line of a sample report in docs/guide.md is a line snapdiff prints (the examples
+    are cut with "..."; they were made 88 columns wide, the JVM one 80)."""
+    monkeypatch.chdir(ROOT)
+    lines = [line for line in shown.splitlines() if line != "..."]
+    for width in ("88", "80"):
+        result = CliRunner(env={**ENV, "COLUMNS": width}).invoke(
+            app, [*shlex.split(command), "-q", "--color", "never"], prog_name="snapdiff"
+        )
+        assert result.exit_code == 0, result.stderr
+        printed = result.stdout.splitlines()
+        if all(line in printed for line in lines):
+            return
+    missing = [line for line in lines if line not in printed]
+    raise AssertionError(f"not printed: {missing[:5]}")
