@@ -238,3 +238,25 @@ def test_the_guide_shows_what_snapdiff_prints(
             return
     missing = [line for line in lines if line not in printed]
     raise AssertionError(f"not printed: {missing[:5]}")
+
+
+def test_trend_reports_use_the_same_words() -> None:
+    node = [str(NODE / "t0.json"), str(NODE / "t1.json")]
+    out = run("trend", *node)
+    assert out.split("\n\n")[1].splitlines()[0].split()[:4] == [
+        "verdict",
+        "handle",
+        "(type,",
+        "endpoint)",
+    ]
+    assert f"suspect {LEAK}: 6 36 libuv handles, active 36\n" in out
+    assert re.search(r"^examples: 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:18082, ", out, re.M)
+    md = run("trend", *node, "-f", "markdown")
+    assert f"<details><summary>{LEAK}: 36 libuv handles, active 36</summary>" in md
+    assert "Snapshots, grouped by handle (type, endpoint):" in md
+    pprof = [str(GO127 / "t0.debug0.pb.gz"), str(GO127 / "t1.debug0.pb.gz")]
+    out = run("trend", *pprof)
+    assert out.split("\n\n")[1].splitlines()[0].split()[1:3] == ["entry", "function"]
+    assert "suspect main.fetchOne: 17 286 goroutines, mostly in main.fetchOne at" in out
+    md = run("trend", *pprof, "-f", "markdown")
+    assert "Snapshots, grouped by entry function (the input records no creation sites):" in md

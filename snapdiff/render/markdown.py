@@ -179,7 +179,7 @@ def _details(g: GroupDiff | GroupSummary, count: int, *, stuck: bool) -> list[st
         summary = f"{name}: {count:,} {tasks}" + (f", mostly in {where}" if where else "")
     reasons = getattr(g, "reasons", ())
     examples = common.handle_examples(g)
-    if handle and not (reasons or g.labels or examples):
+    if handle and not stuck and not (reasons or g.labels or examples):
         return []  # nothing to show beyond the table's row
     out = [f"<details><summary>{html(summary, 400)}</summary>", ""]
     if reasons:

@@ -269,20 +269,22 @@ def render_diff(result: DiffResult, console: Console, *, stacks: int = SUSPECT_S
         _print(console, Folded([("note: " + clean(note, 500), "yellow")], 1, hang=6))
 
 
-def _suspect_line(g: GroupDiff) -> str:
-    """``suspect main.fetchAll: 279 goroutines, mostly in chan send``."""
+def _suspect_line(g: GroupDiff | GroupSummary, counts: str = "") -> str:
+    """``suspect main.fetchAll: 279 goroutines, mostly in chan send``; ``counts`` in place of
+    the count (a trend's series)."""
     if g.key.kind == LIBUV_HANDLE:
         name = common.key_text(g.key)
     else:
         name = clean(g.key.function, 300) or "(no stack)"
-    line = f"suspect {name}: {g.after:,} {common.group_kind_plural(g, g.after)}"
+    n = common.group_count(g)
+    line = f"suspect {name}: {counts or f'{n:,}'} {common.group_kind_plural(g, 2 if counts else n)}"
     if g.key.kind == LIBUV_HANDLE:
         return line + (f", {common.states(g.states)}" if g.states else "")
     stuck = common.where_stuck(g)
     return line + (f", mostly in {stuck}" if stuck else "")
 
 
-def _examples(g: GroupDiff) -> list[tuple[str, str]]:
+def _examples(g: GroupDiff | GroupSummary) -> list[tuple[str, str]]:
     """Example ids of goroutines (to find them in the dump), example connections or names of
     libuv handles, example names of threads whose names carry counters."""
     if g.key.kind == GOROUTINE and g.example_ids:
@@ -291,7 +293,7 @@ def _examples(g: GroupDiff) -> list[tuple[str, str]]:
     if examples:
         return [("examples: " + ", ".join(examples), "dim")]
     if g.key.kind == THREAD and any(n != g.key.name_pattern for n in g.example_names):
-        names = ", ".join(common.example_list(g.example_names, g.after, 100))
+        names = ", ".join(common.example_list(g.example_names, common.group_count(g), 100))
         return [("example names: " + names, "dim")]
     return []
 
