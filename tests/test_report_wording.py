@@ -260,3 +260,13 @@ def test_trend_reports_use_the_same_words() -> None:
     assert "suspect main.fetchOne: 17 286 goroutines, mostly in main.fetchOne at" in out
     md = run("trend", *pprof, "-f", "markdown")
     assert "Snapshots, grouped by entry function (the input records no creation sites):" in md
+
+
+def test_handle_examples_only_where_they_say_more_than_the_key() -> None:
+    out = run("show", str(NODE / "handles.json"))
+    assert "handle (type, endpoint) or entry function / states" in out  # and the JS thread
+    assert re.search(r"^process +1\ne\.g\. pid \d+\n", out, re.M)
+    assert re.search(r"^udp bound to 127\.0\.0\.1:\* +1\ne\.g\. 127\.0\.0\.1:\d+\n", out, re.M)
+    # A unix socket's accepted end has no path of its own: "? -> PATH" would only repeat it.
+    assert re.search(r"^pipe accepted on /tmp/zoo-\w+/zoo\.sock +1\nactive 1\n", out, re.M)
+    assert "? ->" not in out

@@ -145,7 +145,10 @@ def handle_examples(g: GroupDiff | GroupSummary) -> tuple[str, ...]:
     ``tcp connected to`` group, each with its own ephemeral port), cleaned."""
     if g.key.kind != LIBUV_HANDLE:
         return ()
-    names = tuple(n for n in g.example_names if n != g.key.file)
+    # A name that only repeats the endpoint (a listener's; a unix socket's end with no path of
+    # its own, "? -> /run/app.sock") says nothing more.
+    same = (g.key.file, f"? -> {g.key.file}")
+    names = tuple(n for n in g.example_names if n not in same)
     return tuple(example_list(names, group_count(g))) if names else ()
 
 
