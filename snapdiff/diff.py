@@ -34,6 +34,7 @@ from snapdiff.model import (
     ASYNCIO_TASK,
     FLAG_LEAKED,
     GOROUTINE,
+    LIBUV_HANDLE,
     THREAD,
     Frame,
     Snapshot,
@@ -281,8 +282,9 @@ def _natural(name: str) -> list[int | str]:
 def _example_names(kind: str, tasks: Sequence[Task], n: int = 3) -> tuple[str, ...]:
     """Up to ``n`` distinct task names in natural order, the first ``n - 1`` and the last: the
     counters in names are clocks, so ``pool-1-thread-1, pool-2-thread-1, pool-60-thread-1``
-    shows how far they ran (goroutines have no names)."""
-    if kind == GOROUTINE:
+    shows how far they ran. Threads and libuv handles only: goroutines have no names, and a
+    dump can hold a million asyncio tasks, whose names would cost a sort for little."""
+    if kind != THREAD and kind != LIBUV_HANDLE:
         return ()
     names = sorted(set(filter(None, map(_NAME, tasks))), key=_natural)
     return tuple(names if len(names) <= n else names[: n - 1] + names[-1:])
