@@ -270,3 +270,14 @@ def test_handle_examples_only_where_they_say_more_than_the_key() -> None:
     # A unix socket's accepted end has no path of its own: "? -> PATH" would only repeat it.
     assert re.search(r"^pipe accepted on /tmp/zoo-\w+/zoo\.sock +1\nactive 1\n", out, re.M)
     assert "? ->" not in out
+
+
+def test_handles_keep_their_heading_under_any_grouping() -> None:
+    for by in ("entry", "leaf"):
+        out = run("diff", str(NODE / "t0.json"), str(NODE / "t1.json"), "--group-by", by)
+        assert out.split("\n\n")[1].splitlines()[0].split()[1:4] == [
+            "handle",
+            "(type,",
+            "endpoint)",
+        ]
+        assert f"suspect {LEAK}: 36 libuv handles" in out

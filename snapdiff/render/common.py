@@ -191,12 +191,14 @@ def entry_only(groups: tuple[GroupDiff, ...] | tuple[GroupSummary, ...]) -> bool
 def key_heading(group_by: str, groups: tuple[GroupDiff, ...] | tuple[GroupSummary, ...]) -> str:
     """What the groups' keys are, for a column heading: the grouping asked for, or what the
     groups were really keyed by (``entry function`` when no task had a creation site; a libuv
-    handle's type and endpoint, for handles)."""
-    if group_by != "site":
-        return KEY_WORDS.get(group_by, group_by)
+    handle's type and endpoint, for handles, under any grouping)."""
     handles = any(g.key.kind == LIBUV_HANDLE for g in groups)
     others = any(g.key.kind != LIBUV_HANDLE and g.key.by != "none" for g in groups)
-    words = KEY_WORDS["entry"] if entry_only(groups) else KEY_WORDS["site"]
+    if group_by == "site" and entry_only(groups):
+        words = KEY_WORDS["entry"]
+    else:
+        words = KEY_WORDS.get(group_by, group_by)
+    # A handle has one frame, its type and endpoint, whatever the grouping.
     if handles:
         return f"{HANDLE_KEY} or {words}" if others else HANDLE_KEY
     return words
