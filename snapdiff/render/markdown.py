@@ -233,8 +233,15 @@ def render_diff(result: DiffResult) -> str:
     if survivors:
         head.append("Survivors")
         align.append("--:")
-    head += ["States (after)", "Longest wait"]
-    align += ["---", "--:"]
+    # Columns no input fills (states of a profile, waits outside Go) are left out.
+    states = any(_states(g) for g in result.groups)
+    waits = any(g.max_wait_minutes is not None for g in result.groups)
+    if states:
+        head.append("States (after)")
+        align.append("---")
+    if waits:
+        head.append("Longest wait")
+        align.append("--:")
     out.append("| " + " | ".join(head) + " |")
     out.append("|" + "|".join(align) + "|")
     mark_entry = not common.entry_only(result.groups)
@@ -251,7 +258,10 @@ def render_diff(result: DiffResult) -> str:
             row.append(common.rate(g.rate_per_minute))
         if survivors:
             row.append(f"{g.survivors:,}" if g.survivors is not None else "?")
-        row += [_states(g), common.wait(g.max_wait_minutes)]
+        if states:
+            row.append(_states(g))
+        if waits:
+            row.append(common.wait(g.max_wait_minutes))
         out.append("| " + " | ".join(row) + " |")
     out.append("")
 
@@ -295,12 +305,18 @@ def render_show(result: ShowResult) -> str:
         out.append("> **Warning:** the snapshot is truncated; tasks after the cut are missing.")
         out.append("")
     heading = _key_words(result.group_by, result.groups)
-    out.append(f"| {heading[0].upper() + heading[1:]} | Count | States | Longest wait |")
-    out.append("|---|--:|---|--:|")
+    states = any(_states(g) for g in result.groups)
+    waits = any(g.max_wait_minutes is not None for g in result.groups)
+    head = (
+        [heading[0].upper() + heading[1:], "Count"] + ["States"] * states + ["Longest wait"] * waits
+    )
+    out.append("| " + " | ".join(head) + " |")
+    out.append("|" + "|".join(["---", "--:"] + ["---"] * states + ["--:"] * waits) + "|")
     mark_entry = not common.entry_only(result.groups)
     for g in result.groups:
-        name = _group_name(g, mark_entry=mark_entry)
-        out.append(f"| {name} | {g.count:,} | {_states(g)} | {common.wait(g.max_wait_minutes)} |")
+        row = [_group_name(g, mark_entry=mark_entry), f"{g.count:,}"]
+        row += [_states(g)] * states + [common.wait(g.max_wait_minutes)] * waits
+        out.append("| " + " | ".join(row) + " |")
     out.append("")
     for g in result.groups[:SHOW_STACKS]:
         out += _details(g, g.count, stuck=False)
