@@ -69,6 +69,7 @@ def test_node_markdown_names_the_handle_in_one_code_span() -> None:
     assert "| Verdict | Handle (type, endpoint) | Before | After |" in out
     assert f"| **SUSPECT** | `{LEAK}` | 6 | 36 | +30 |" in out
     assert "`tcp connected to` " not in out and "127\\.0" not in out
+    assert "| States (after) |" in out and "Longest wait" not in out
     assert f"<details><summary>{LEAK}: 36 libuv handles, active 36</summary>" in out
     fence = re.search(r"Examples:\n\n```text\n(.*?)\n```", out, re.S)
     assert fence is not None
@@ -129,6 +130,8 @@ def test_pprof_markdown_says_why_it_is_grouped_by_entry_function() -> None:
     assert "| Verdict | Entry function | Before |" in out
     assert "| **SUSPECT (unconfirmed)** | `main.fetchOne` leaky/fanout.go | 17 | 286 |" in out
     assert "(entry)" not in out
+    # No states in a profile, no waits outside Go's text dumps: no empty columns.
+    assert "States" not in out and "Longest wait" not in out
     assert "Compared, grouped by entry function (the input records no creation sites):" in out
     assert (
         "<details><summary>main.fetchOne: where its 286 goroutines are stuck "
