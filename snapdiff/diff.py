@@ -20,6 +20,7 @@ The verdict (:func:`judge`) in words:
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from snapdiff.model import (
     ASYNCIO_TASK,
     FLAG_LEAKED,
     GOROUTINE,
+    LIBUV_HANDLE,
     THREAD,
     Frame,
     Snapshot,
@@ -85,9 +87,15 @@ SITE_HINTS = {
     ),
     (THREAD, "java.util.concurrent.ThreadPoolExecutor$Worker.run", "ThreadPoolExecutor.java"): (
         "these are ThreadPoolExecutor worker threads, so the dump cannot show which code made "
-        "the pools; the usual leak is an executor made per request and never shut down. "
-        "pool-N-thread-N names come from Executors' default ThreadFactory: give each pool a "
-        "named ThreadFactory to tell them apart"
+        "the pools; the usual leak is an executor made per request and never shut down"
+    ),
+}
+# Thread-name patterns that say something of where the threads come from.
+NAME_HINTS = {
+    (THREAD, "pool-N-thread-N"): (
+        "pool-N-thread-N names come from Executors' default ThreadFactory, which numbers its "
+        "pools: the first number counts the executors made so far. Give each executor a "
+        "ThreadFactory that names its threads to tell them apart"
     ),
 }
 
@@ -118,6 +126,8 @@ class GroupSummary:
     stack: tuple[Frame, ...]
     example_ids: tuple[int, ...]
     labels: tuple[tuple[str, str], ...]
+    # A few task names (threads, libuv handles: a socket's two endpoints), first seen first.
+    example_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +152,7 @@ class GroupDiff:
     confidence: str
     reasons: tuple[str, ...]
     site: Frame | None = None
+    example_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +293,25 @@ def _example_ids(tasks: Sequence[Task], n: int = 5) -> tuple[int, ...]:
     return tuple(sorted(filter(_NOT_NONE, map(_ID, tasks)))[:n])
 
 
+_NUMBERS = re.compile(r"(\d+)")
+
+
+def _natural(name: str) -> list[int | str]:
+    """``pool-9-thread-1`` before ``pool-10-thread-1``: numbers in names compare as numbers."""
+    return [int(p) if i % 2 else p for i, p in enumerate(_NUMBERS.split(name))]
+
+
+def _example_names(kind: str, tasks: Sequence[Task], n: int = 3) -> tuple[str, ...]:
+    """Up to ``n`` distinct task names in natural order, the first ``n - 1`` and the last: the
+    counters in names are clocks, so ``pool-1-thread-1, pool-2-thread-1, pool-60-thread-1``
+    shows how far they ran. Threads and libuv handles only: goroutines have no names, and a
+    dump can hold a million asyncio tasks, whose names would cost a sort for little."""
+    if kind != THREAD and kind != LIBUV_HANDLE:
+        return ()
+    names = sorted(set(filter(None, map(_NAME, tasks))), key=_natural)
+    return tuple(names if len(names) <= n else names[: n - 1] + names[-1:])
+
+
 def _site(key: GroupKey, tasks: Sequence[Task]) -> Frame | None:
     if key.by == "site":
         return Frame(key.function, key.file, key.line)
@@ -308,6 +338,7 @@ def summarise(key: GroupKey, tasks: Sequence[Task], prof: Profile | None = None)
         stack=_representative(by_stack),
         example_ids=_example_ids(tasks),
         labels=_labels(prof),
+        example_names=_example_names(key.kind, tasks),
     )
 
 
@@ -546,9 +577,12 @@ def diff(
         verdict, suspect, confidence, reasons = judge(
             _Evidence(nb, na, survivors, early, long_waiting, leaked)
         )
-        hint = SITE_HINTS.get((key.kind, key.function, key.file))
-        if suspect and hint:
-            reasons = (*reasons, hint)
+        if suspect:
+            hints = (
+                SITE_HINTS.get((key.kind, key.function, key.file)),
+                NAME_HINTS.get((key.kind, key.name_pattern)),
+            )
+            reasons = (*reasons, *filter(None, hints))
         rate = None
         if elapsed_seconds:
             rate = (na - nb) / (elapsed_seconds / 60)
@@ -574,6 +608,7 @@ def diff(
                 confidence=confidence,
                 reasons=reasons,
                 site=summary.site,
+                example_names=summary.example_names,
             )
         )
     results.sort(key=_order)

@@ -147,10 +147,15 @@ def blocking_frame(task: Task) -> Frame | None:
     """Where the task waits: the innermost frame outside Go's runtime package (whose
     ``gopark``/``selectgo`` frames, shown under GOTRACEBACK=system, say nothing about the caller).
     """
-    for frame in task.frames:
+    return blocking_frame_of(task.frames)
+
+
+def blocking_frame_of(frames: tuple[Frame, ...]) -> Frame | None:
+    """:func:`blocking_frame` of a stack (innermost first); None for an empty one."""
+    for frame in frames:
         if not frame.function.startswith("runtime."):
             return frame
-    return task.leaf
+    return frames[0] if frames else None
 
 
 def thread_target(frames: tuple[Frame, ...]) -> Frame | None:

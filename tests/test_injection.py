@@ -1,7 +1,8 @@
 """Dump text is untrusted: it must not inject markup, escapes, Markdown or HTML into a report.
 
-Real-format dumps (Go ``debug=2`` text and ``py-spy dump --json``) carry hostile strings in
-function names, file paths, thread names, labels and states. Every report format of ``diff``
+Real-format dumps (Go ``debug=2`` text, ``py-spy dump --json`` and a Node.js report) carry
+hostile strings in function names, file paths, thread names, labels, states, and the endpoints
+of libuv handles (their group labels and example connections). Every report format of ``diff``
 and ``show`` must show them as inert text; the JSON report must keep them exactly.
 """
 
@@ -15,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from snapdiff.cli import app
+from tests.conftest import SAMPLES
 
 # Each payload goes into every field a dump lets it reach.
 PAYLOADS = {
@@ -91,7 +93,7 @@ def pyspy_dump(new: bool) -> bytes:
                 {
                     "pid": 4242,
                     "thread_id": tid + i * 100,
-                    "thread_name": f"{payload}-worker",
+                    "thread_name": f"{payload}-worker-{n}",
                     "os_thread_id": tid,
                     "active": False,
                     "owns_gil": False,
@@ -109,11 +111,40 @@ def pyspy_dump(new: bool) -> bytes:
     return json.dumps(threads).encode()
 
 
-@pytest.fixture(scope="module", params=["go", "pyspy"])
+def node_dump(new: bool) -> bytes:
+    """A real Node.js report with, per payload, outgoing connections to a host named by it
+    (the group's label: ``tcp connected to PAYLOAD:8080``; each connection's name, shown as an
+    example: ``127.0.0.1:40001 -> PAYLOAD:8080``); with ``new``, three more per payload."""
+    doc = json.loads((SAMPLES / "node" / "dumps" / "node20" / "t0.json").read_bytes())
+    handles = doc["libuv"]
+    address = 0x7F0000000000
+    for i, payload in enumerate([*PAYLOADS.values(), LONG]):
+        for n in range(6 if new else 3):
+            address += 0x100
+            handles.insert(
+                0,
+                {
+                    "type": "tcp",
+                    "is_active": True,
+                    "is_referenced": True,
+                    "address": hex(address),
+                    "localEndpoint": {"ip4": "127.0.0.1", "port": 40001 + i * 10 + n},
+                    "remoteEndpoint": {"ip4": payload, "port": 8080},
+                    "readable": True,
+                    "writable": True,
+                    "fd": 100 + n,
+                },
+            )
+    return json.dumps(doc).encode()
+
+
+MAKERS = {"go": (go_dump, ".txt"), "pyspy": (pyspy_dump, ".json"), "node": (node_dump, ".json")}
+
+
+@pytest.fixture(scope="module", params=list(MAKERS))
 def dumps(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     folder = tmp_path_factory.mktemp(request.param)
-    make = go_dump if request.param == "go" else pyspy_dump
-    suffix = ".txt" if request.param == "go" else ".json"
+    make, suffix = MAKERS[request.param]
     before, after = folder / f"before{suffix}", folder / f"after{suffix}"
     before.write_bytes(make(new=False))
     after.write_bytes(make(new=True))
@@ -251,17 +282,24 @@ def _strings(node: object) -> set[str]:
 
 
 def test_json_report_keeps_strings_exactly(dumps: list[Path]) -> None:
-    go = dumps[0].suffix == ".txt"
+    source = dumps[0].parent.name.rstrip("0123456789")
     for args in commands(dumps):
         out, _ = run(*args, "--format", "json")
         doc = json.loads(out)
         strings = _strings(doc)
         for i, payload in enumerate(PAYLOADS.values()):
-            site = f"main.spawn{i}{payload}" if go else f"target{i}{payload}"
-            assert site in strings
-            assert (f"/src/{payload}/spawn.go" if go else f"/srv/{payload}/app.py") in strings
-            if go:
+            if source == "go":
+                assert f"main.spawn{i}{payload}" in strings
+                assert f"/src/{payload}/spawn.go" in strings
                 assert _label_safe(payload) in strings  # a label value
-        assert LONG in strings
+            elif source == "pyspy":
+                assert f"target{i}{payload}" in strings
+                assert f"/srv/{payload}/app.py" in strings
+                assert f"{payload}-worker-0" in strings  # an example name
+            else:
+                assert f"tcp connected to {payload}:8080" in strings  # the group's label
+                ports = range(40001 + i * 10, 40007 + i * 10)  # an example connection:
+                assert any(f"127.0.0.1:{port} -> {payload}:8080" in strings for port in ports)
+        assert any(LONG in s for s in strings)
         # And the same text again after a round trip through JSON.
         assert json.loads(json.dumps(doc)) == doc

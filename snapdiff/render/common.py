@@ -5,8 +5,8 @@ from __future__ import annotations
 import unicodedata
 
 from snapdiff.diff import DiffResult, GroupDiff, GroupSummary, SnapshotMeta
-from snapdiff.group import GroupKey
-from snapdiff.model import LIBUV_HANDLE, Frame
+from snapdiff.group import GroupKey, blocking_frame_of
+from snapdiff.model import LIBUV_HANDLE, THREAD, Frame
 
 MAX_TEXT = 2000
 
@@ -94,12 +94,62 @@ def states(pairs: tuple[tuple[str, int], ...], limit: int = 3) -> str:
 
 def detail(g: GroupDiff | GroupSummary) -> str:
     """States, the longest wait and Go's leak marks of a group, in words."""
-    text = states(g.states)
+    parts = [states(g.states)] if g.states else []
     if g.max_wait_minutes:
-        text += f"; waiting up to {wait(g.max_wait_minutes)}"
+        parts.append(f"waiting up to {wait(g.max_wait_minutes)}")
     if g.leaked:
-        text += f"; {g.leaked:,} marked leaked by Go"
-    return text
+        parts.append(f"{g.leaked:,} marked leaked by Go")
+    return "; ".join(parts)
+
+
+def is_virtual(g: GroupDiff | GroupSummary) -> bool:
+    """JVM virtual threads (the readers label them ``virtual=true``)."""
+    return g.key.kind == THREAD and ("virtual", "true") in g.labels
+
+
+def group_kind_plural(g: GroupDiff | GroupSummary, n: int) -> str:
+    """``threads``, or ``virtual threads`` for a group of JVM virtual threads."""
+    words = kind_plural(g.key.kind, n)
+    return "virtual " + words if is_virtual(g) else words
+
+
+def where_stuck(g: GroupDiff | GroupSummary) -> str:
+    """Where most of a group's tasks wait, in a few words: the most common state (``chan send``,
+    ``WAITING (parking)``); for a dump without states, the innermost frame outside Go's runtime
+    of the group's most common stack (``_worker at futures/thread.py:89``); "" if neither.
+    Either reads after "mostly in"."""
+    if g.states:
+        return clean(g.states[0][0], 60)
+    frame = blocking_frame_of(g.stack)
+    if frame is None or not frame.function:
+        return ""
+    loc = frame.short_location()
+    return clean(frame.function, 300) + (f" at {clean(loc, 200)}" if loc else "")
+
+
+def example_list(names: tuple[str, ...], count: int, limit: int = 200) -> list[str]:
+    """Example names, cleaned, with ``...`` before the last when the group has more tasks than
+    examples (the examples are the first names and the last, in natural order)."""
+    shown = [clean(n, limit) for n in names]
+    if len(shown) >= 3 and count > len(shown):
+        shown.insert(-1, "...")
+    return shown
+
+
+def group_count(g: GroupDiff | GroupSummary) -> int:
+    return g.after if isinstance(g, GroupDiff) else g.count
+
+
+def handle_examples(g: GroupDiff | GroupSummary) -> tuple[str, ...]:
+    """Example names of a libuv handle group that say more than its key (the connections of a
+    ``tcp connected to`` group, each with its own ephemeral port), cleaned."""
+    if g.key.kind != LIBUV_HANDLE:
+        return ()
+    # A name that only repeats the endpoint (a listener's; a unix socket's end with no path of
+    # its own, "? -> /run/app.sock") says nothing more.
+    same = (g.key.file, f"? -> {g.key.file}")
+    names = tuple(n for n in g.example_names if n not in same)
+    return tuple(example_list(names, group_count(g))) if names else ()
 
 
 def site_text(g: GroupDiff) -> str:
@@ -127,6 +177,31 @@ KEY_WORDS = {
     "stack": "whole stack",
     "none": "no stack",
 }
+HANDLE_KEY = "handle (type, endpoint)"
+
+
+def entry_only(groups: tuple[GroupDiff, ...] | tuple[GroupSummary, ...]) -> bool:
+    """Grouped by creation site, but no task had one: every group fell back to its entry
+    function (Go's protobuf and ``debug=1`` profiles). Groups of handles and of tasks with no
+    stack do not count; nor does a report with none of the other groups."""
+    keyed = [g.key.by for g in groups if g.key.kind != LIBUV_HANDLE and g.key.by != "none"]
+    return bool(keyed) and all(by == "entry" for by in keyed)
+
+
+def key_heading(group_by: str, groups: tuple[GroupDiff, ...] | tuple[GroupSummary, ...]) -> str:
+    """What the groups' keys are, for a column heading: the grouping asked for, or what the
+    groups were really keyed by (``entry function`` when no task had a creation site; a libuv
+    handle's type and endpoint, for handles, under any grouping)."""
+    handles = any(g.key.kind == LIBUV_HANDLE for g in groups)
+    others = any(g.key.kind != LIBUV_HANDLE and g.key.by != "none" for g in groups)
+    if group_by == "site" and entry_only(groups):
+        words = KEY_WORDS["entry"]
+    else:
+        words = KEY_WORDS.get(group_by, group_by)
+    # A handle has one frame, its type and endpoint, whatever the grouping.
+    if handles:
+        return f"{HANDLE_KEY} or {words}" if others else HANDLE_KEY
+    return words
 
 
 def verdict_text(g: GroupDiff) -> str:

@@ -60,6 +60,7 @@ def _tail(g: GroupDiff | GroupSummary) -> dict[str, Any]:
         "leaked": g.leaked,
         "labels": dict(g.labels),
         "example_ids": list(g.example_ids),
+        "example_names": list(g.example_names),
         "stack": [_frame(f) for f in g.stack],
     }
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 
 from snapdiff.diff import DiffResult, GroupDiff, GroupSummary, ShowResult, SnapshotMeta
-from snapdiff.model import Frame
+from snapdiff.model import GOROUTINE, LIBUV_HANDLE, THREAD, Frame
 from snapdiff.render import common
 from snapdiff.render.common import clean
 
@@ -103,17 +103,24 @@ def _site_frame(g: GroupDiff | GroupSummary) -> Frame | None:
     return g.site if g.site is not None and g.key.kind == "goroutine" else None
 
 
-def _group_name(g: GroupDiff | GroupSummary, *, prose: bool = False) -> str:
-    """A group's name for a table cell, or (``prose``) for a sentence."""
+def _group_name(
+    g: GroupDiff | GroupSummary, *, prose: bool = False, mark_entry: bool = True
+) -> str:
+    """A group's name for a table cell, or (``prose``) for a sentence. ``mark_entry`` says
+    "(entry)" after a group that fell back to its entry function."""
     key = g.key
+    if key.kind == LIBUV_HANDLE:  # type, role and endpoint: `tcp connected to 10.0.0.1:80`
+        return code(key.label(), 400, table=not prose)
     name = code(key.function, table=not prose) if key.function else "(no stack)"
     loc = Frame(key.function, key.file, key.line).short_location()
     pattern = code(key.name_pattern, 100, table=not prose) if key.name_pattern else ""
-    fallback = key.by == "entry" and g.site is None
+    fallback = mark_entry and key.by == "entry" and g.site is None
     if prose:
         extra = [text(loc)] if loc else []
         if pattern:
-            extra.append(f"{common.kind_plural(key.kind, 2)} named {pattern}")
+            extra.append(f"{common.group_kind_plural(g, 2)} named {pattern}")
+        elif common.is_virtual(g):
+            extra.append("virtual threads")
         if fallback:
             extra.append("entry function")
         return name + (f" ({', '.join(extra)})" if extra else "")
@@ -121,6 +128,8 @@ def _group_name(g: GroupDiff | GroupSummary, *, prose: bool = False) -> str:
         name += f" {text(loc)}"
     if pattern:
         name += f" {pattern}"
+    if common.is_virtual(g):
+        name += " (virtual threads)"
     if fallback:
         name += " (entry)"
     return name
@@ -137,8 +146,16 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
-def _key_words(group_by: str) -> str:
-    return common.KEY_WORDS.get(group_by, group_by)
+def _key_words(group_by: str, groups: tuple[GroupDiff, ...] | tuple[GroupSummary, ...] = ()) -> str:
+    return common.key_heading(group_by, groups)
+
+
+def _grouped_by(group_by: str, groups: tuple[GroupDiff, ...] | tuple[GroupSummary, ...]) -> str:
+    """``grouped by creation site``; says why when every group fell back to its entry."""
+    words = f"grouped by {_key_words(group_by, groups)}"
+    if group_by == "site" and common.entry_only(groups):
+        words += " (the input records no creation sites)"
+    return words
 
 
 def _origin(meta: SnapshotMeta) -> str:
@@ -146,24 +163,42 @@ def _origin(meta: SnapshotMeta) -> str:
 
 
 def _details(g: GroupDiff | GroupSummary, count: int, *, stuck: bool) -> list[str]:
-    state = g.states[0][0] if g.states else "?"
-    tasks = common.kind_plural(g.key.kind, count)
-    name = g.key.function or "(no stack)"
-    if stuck:
-        summary = f"{name}: where its {count:,} {tasks} are stuck ({state})"
+    tasks = common.group_kind_plural(g, count)
+    handle = g.key.kind == LIBUV_HANDLE
+    name = g.key.label() if handle else (g.key.function or "(no stack)")
+    where = common.where_stuck(g)
+    if handle:
+        summary = f"{name}: {count:,} {tasks}" + (
+            f", {common.states(g.states)}" if g.states else ""
+        )
+    elif stuck:
+        summary = f"{name}: where its {count:,} {tasks} are stuck" + (
+            f" ({where})" if where else ""
+        )
     else:
-        summary = f"{name}: {count:,} {tasks}, mostly in {state}"
-    out = [f"<details><summary>{html(summary, 400)}</summary>", ""]
+        summary = f"{name}: {count:,} {tasks}" + (f", mostly in {where}" if where else "")
     reasons = getattr(g, "reasons", ())
+    examples = common.handle_examples(g)
+    if handle and not stuck and not (reasons or g.labels or examples):
+        return []  # nothing to show beyond the table's row
+    out = [f"<details><summary>{html(summary, 400)}</summary>", ""]
     if reasons:
         out += ["Why: " + text("; ".join(reasons)) + ".", ""]
     if g.labels:
         shown = ", ".join(code(f"{k}={v}", 300, table=False) for k, v in g.labels)
         out += ["Labels: " + shown, ""]
-    if g.example_ids and g.key.kind == "goroutine":
+    if g.example_ids and g.key.kind == GOROUTINE:
         ids = ", ".join(str(i) for i in g.example_ids)
         out += [f"Example ids: {ids}", ""]
-    out += [fence(stack_text(g.stack, _site_frame(g))), "", "</details>", ""]
+    elif examples:  # in a fence: a connection's "->" would be escaped in prose
+        out += ["Examples:", "", fence("\n".join(examples)), ""]
+    elif g.key.kind == THREAD and any(n != g.key.name_pattern for n in g.example_names):
+        names = common.example_list(g.example_names, count, 100)
+        shown = ", ".join(n if n == "..." else code(n, 100, table=False) for n in names)
+        out += [f"Example names: {shown}", ""]
+    if not handle:  # a handle's one frame is its key, already shown
+        out += [fence(stack_text(g.stack, _site_frame(g))), ""]
+    out += ["</details>", ""]
     return out
 
 
@@ -189,7 +224,8 @@ def render_diff(result: DiffResult) -> str:
         )
         out.append("")
 
-    head = ["Verdict", _key_words(result.group_by).capitalize(), "Before", "After", "Δ"]
+    heading = _key_words(result.group_by, result.groups)
+    head = ["Verdict", heading[0].upper() + heading[1:], "Before", "After", "Δ"]
     align = ["---", "---", "--:", "--:", "--:"]
     if rates:
         head.append("Per min")
@@ -197,15 +233,23 @@ def render_diff(result: DiffResult) -> str:
     if survivors:
         head.append("Survivors")
         align.append("--:")
-    head += ["States (after)", "Longest wait"]
-    align += ["---", "--:"]
+    # Columns no input fills (states of a profile, waits outside Go) are left out.
+    states = any(_states(g) for g in result.groups)
+    waits = any(g.max_wait_minutes is not None for g in result.groups)
+    if states:
+        head.append("States (after)")
+        align.append("---")
+    if waits:
+        head.append("Longest wait")
+        align.append("--:")
     out.append("| " + " | ".join(head) + " |")
     out.append("|" + "|".join(align) + "|")
+    mark_entry = not common.entry_only(result.groups)
     for g in result.groups:
         verdict = text(common.verdict_text(g))
         row = [
             f"**{verdict}**" if g.suspect else verdict,
-            _group_name(g),
+            _group_name(g, mark_entry=mark_entry),
             f"{g.before:,}",
             f"{g.after:,}",
             common.signed(g.delta),
@@ -214,7 +258,10 @@ def render_diff(result: DiffResult) -> str:
             row.append(common.rate(g.rate_per_minute))
         if survivors:
             row.append(f"{g.survivors:,}" if g.survivors is not None else "?")
-        row += [_states(g), common.wait(g.max_wait_minutes)]
+        if states:
+            row.append(_states(g))
+        if waits:
+            row.append(common.wait(g.max_wait_minutes))
         out.append("| " + " | ".join(row) + " |")
     out.append("")
 
@@ -223,7 +270,7 @@ def render_diff(result: DiffResult) -> str:
     if len(suspects) > SUSPECT_STACKS:
         out += [f"Stacks of {len(suspects) - SUSPECT_STACKS} more suspect sites left out.", ""]
 
-    out.append(f"Compared, grouped by {_key_words(result.group_by)}:")
+    out.append(f"Compared, {_grouped_by(result.group_by, result.groups)}:")
     out.append("")
     out.append(f"- before: {_origin(result.before)}: {text(_describe(result.before, kind))}")
     out.append(f"- after: {_origin(result.after)}: {text(_describe(result.after, kind))}")
@@ -257,18 +304,25 @@ def render_show(result: ShowResult) -> str:
     if snap.truncated:
         out.append("> **Warning:** the snapshot is truncated; tasks after the cut are missing.")
         out.append("")
-    out.append(f"| {_key_words(result.group_by).capitalize()} | Count | States | Longest wait |")
-    out.append("|---|--:|---|--:|")
+    heading = _key_words(result.group_by, result.groups)
+    states = any(_states(g) for g in result.groups)
+    waits = any(g.max_wait_minutes is not None for g in result.groups)
+    head = (
+        [heading[0].upper() + heading[1:], "Count"] + ["States"] * states + ["Longest wait"] * waits
+    )
+    out.append("| " + " | ".join(head) + " |")
+    out.append("|" + "|".join(["---", "--:"] + ["---"] * states + ["--:"] * waits) + "|")
+    mark_entry = not common.entry_only(result.groups)
     for g in result.groups:
-        out.append(
-            f"| {_group_name(g)} | {g.count:,} | {_states(g)} | {common.wait(g.max_wait_minutes)} |"
-        )
+        row = [_group_name(g, mark_entry=mark_entry), f"{g.count:,}"]
+        row += [_states(g)] * states + [common.wait(g.max_wait_minutes)] * waits
+        out.append("| " + " | ".join(row) + " |")
     out.append("")
     for g in result.groups[:SHOW_STACKS]:
         out += _details(g, g.count, stuck=False)
     out.append(
         f"Read {_origin(snap)}: {text(_describe(snap, kind))}; "
-        f"grouped by {_key_words(result.group_by)}."
+        f"{_grouped_by(result.group_by, result.groups)}."
     )
     if snap.warnings:
         out += ["", "Notes:", ""]

@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from snapdiff.diff import DiffResult, GroupDiff, GroupSummary, ShowResult, SnapshotMeta
-from snapdiff.model import Frame
+from snapdiff.model import GOROUTINE, LIBUV_HANDLE, THREAD, Frame
 from snapdiff.render import common
 from snapdiff.render.common import clean
 
@@ -143,14 +143,28 @@ def _rstrip(line: list[Segment]) -> list[Segment]:
     return out
 
 
-def _site(g: GroupDiff | GroupSummary) -> Folded:
+def _site(g: GroupDiff | GroupSummary, *, mark_entry: bool = True) -> Folded:
+    """A group's table cell: its name, thread-name pattern, location, states. ``mark_entry``
+    says "(entry function)" after a group that fell back to it (not needed when the column
+    heading says every group did)."""
     key = g.key
+    if key.kind == LIBUV_HANDLE:
+        lines = [(common.key_text(key), "bold")]
+        examples = common.handle_examples(g)
+        if examples:
+            lines.append(("e.g. " + examples[0], "dim"))
+        detail = common.detail(g)
+        if detail:
+            lines.append((detail, "italic"))
+        return Folded(lines)
     name = clean(key.function, 300) or "(no stack)"
     lines = [(name, "bold")]
     if key.name_pattern:
         lines.append((f"named {clean(key.name_pattern, 100)}", "cyan"))
+    if common.is_virtual(g):
+        lines.append(("virtual threads", "cyan"))
     loc = Frame(key.function, key.file, key.line).short_location()
-    fallback = " (entry function)" if key.by == "entry" and g.site is None else ""
+    fallback = " (entry function)" if mark_entry and key.by == "entry" and g.site is None else ""
     if loc or fallback:
         lines.append((clean(loc, 300) + fallback if loc else fallback.strip(), "dim"))
     detail = common.detail(g)
@@ -207,9 +221,7 @@ def render_diff(result: DiffResult, console: Console, *, stacks: int = SUSPECT_S
     table = _table()
     table.add_column("verdict", min_width=7)
     table.add_column(
-        common.KEY_WORDS.get(result.group_by, result.group_by),
-        min_width=MIN_FOLD_WIDTH,
-        ratio=1,
+        common.key_heading(result.group_by, result.groups), min_width=MIN_FOLD_WIDTH, ratio=1
     )
     table.add_column("before", justify="right", no_wrap=True)
     table.add_column("after", justify="right", no_wrap=True)
@@ -218,10 +230,11 @@ def render_diff(result: DiffResult, console: Console, *, stacks: int = SUSPECT_S
         table.add_column("/min", justify="right", no_wrap=True)
     if result.ids_comparable:
         table.add_column("surv.", justify="right", no_wrap=True)
+    mark_entry = not common.entry_only(result.groups)
     for g in result.groups:
         row: list[RenderableType] = [
             _verdict(g),
-            _site(g),
+            _site(g, mark_entry=mark_entry),
             f"{g.before:,}",
             f"{g.after:,}",
             Text(common.signed(g.delta), style="red" if g.suspect else ""),
@@ -233,33 +246,19 @@ def render_diff(result: DiffResult, console: Console, *, stacks: int = SUSPECT_S
         table.add_row(*row)
     _print(console, table)
     for g in result.suspects[:stacks]:
-        stuck = clean(g.states[0][0], 60) if g.states else "?"
         _print(console)
-        _print(
-            console,
-            Folded(
-                [
-                    (
-                        f"suspect {clean(g.key.function, 300) or '(no stack)'}: "
-                        f"{g.after:,} {common.kind_plural(g.key.kind, g.after)}, "
-                        f"mostly in {stuck}",
-                        "bold",
-                    )
-                ],
-                1,
-            ),
-        )
+        _print(console, Folded([(_suspect_line(g), "bold")], 1))
         lines: list[tuple[str, str]] = []
         if g.reasons:
             lines.append(("why: " + "; ".join(clean(r, 300) for r in g.reasons), "dim"))
         if g.labels:
             labels = ", ".join(f"{clean(k, 100)}={clean(v, 200)}" for k, v in g.labels)
             lines.append(("labels: " + labels, ""))
-        if g.example_ids and g.key.kind == "goroutine":
-            lines.append(("example ids: " + ", ".join(str(i) for i in g.example_ids), "dim"))
+        lines += _examples(g)
         if lines:
             _print(console, Folded(lines, 1))
-        _print(console, _stack(g))
+        if g.key.kind != LIBUV_HANDLE:  # a handle's one frame is its key, already shown
+            _print(console, _stack(g))
     if len(result.suspects) > stacks:
         _print(console, Text(f"(stacks of {len(result.suspects) - stacks} more suspects left out)"))
     _print(console)
@@ -268,6 +267,35 @@ def render_diff(result: DiffResult, console: Console, *, stacks: int = SUSPECT_S
     _print(console, Folded([(common.rate_note(result), "dim")], 1, hang=0))
     for note in [*result.warnings, *result.before.warnings, *result.after.warnings]:
         _print(console, Folded([("note: " + clean(note, 500), "yellow")], 1, hang=6))
+
+
+def _suspect_line(g: GroupDiff | GroupSummary, counts: str = "") -> str:
+    """``suspect main.fetchAll: 279 goroutines, mostly in chan send``; ``counts`` in place of
+    the count (a trend's series)."""
+    if g.key.kind == LIBUV_HANDLE:
+        name = common.key_text(g.key)
+    else:
+        name = clean(g.key.function, 300) or "(no stack)"
+    n = common.group_count(g)
+    line = f"suspect {name}: {counts or f'{n:,}'} {common.group_kind_plural(g, 2 if counts else n)}"
+    if g.key.kind == LIBUV_HANDLE:
+        return line + (f", {common.states(g.states)}" if g.states else "")
+    stuck = common.where_stuck(g)
+    return line + (f", mostly in {stuck}" if stuck else "")
+
+
+def _examples(g: GroupDiff | GroupSummary) -> list[tuple[str, str]]:
+    """Example ids of goroutines (to find them in the dump), example connections or names of
+    libuv handles, example names of threads whose names carry counters."""
+    if g.key.kind == GOROUTINE and g.example_ids:
+        return [("example ids: " + ", ".join(str(i) for i in g.example_ids), "dim")]
+    examples = common.handle_examples(g)
+    if examples:
+        return [("examples: " + ", ".join(examples), "dim")]
+    if g.key.kind == THREAD and any(n != g.key.name_pattern for n in g.example_names):
+        names = ", ".join(common.example_list(g.example_names, common.group_count(g), 100))
+        return [("example names: " + names, "dim")]
+    return []
 
 
 def _input_line(meta: SnapshotMeta, kind: str) -> str:
@@ -297,13 +325,14 @@ def render_show(result: ShowResult, console: Console) -> None:
     _print(console)
     table = _table()
     table.add_column(
-        common.KEY_WORDS.get(result.group_by, result.group_by) + " / states",
+        common.key_heading(result.group_by, result.groups) + " / states",
         min_width=MIN_FOLD_WIDTH,
         ratio=1,
     )
     table.add_column("count", justify="right", no_wrap=True)
+    mark_entry = not common.entry_only(result.groups)
     for g in result.groups:
-        table.add_row(_site(g), f"{g.count:,}")
+        table.add_row(_site(g, mark_entry=mark_entry), f"{g.count:,}")
     _print(console, table)
     for note in snap.warnings:
         _print(console, Folded([("note: " + clean(note, 500), "yellow")], 1, hang=6))

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from snapdiff.render import common
 from snapdiff.render import trend_common as tc
-from snapdiff.render.markdown import _details, _group_name, _key_words, _states, code, text
+from snapdiff.render.markdown import (
+    _details,
+    _group_name,
+    _grouped_by,
+    _key_words,
+    _states,
+    code,
+    text,
+)
 from snapdiff.trend import TrendResult
 
 SUSPECT_STACKS = 10
@@ -28,7 +36,10 @@ def render_trend(result: TrendResult) -> str:
         summary += " No site keeps accumulating tasks."
     out += [summary, ""]
 
-    head = ["Verdict", _key_words(result.group_by).capitalize(), "Trend", "First", "Last", "Δ"]
+    summaries = tuple(g.summary for g in result.groups)
+    heading = _key_words(result.group_by, summaries)
+    mark_entry = not common.entry_only(summaries)
+    head = ["Verdict", heading[0].upper() + heading[1:], "Trend", "First", "Last", "Δ"]
     align = ["---", "---", "---", "--:", "--:", "--:"]
     head += [f"Per {tc.per(result)}", "Steadiness"]
     align += ["--:", "--:"]
@@ -46,7 +57,7 @@ def render_trend(result: TrendResult) -> str:
         verdict = text(tc.verdict_text(g))
         row = [
             f"**{verdict}**" if g.suspect else verdict,
-            _group_name(g.summary),
+            _group_name(g.summary, mark_entry=mark_entry),
             tc.sparkline(g.series, 24),
             f"{g.before:,}",
             f"{g.after:,}",
@@ -70,7 +81,9 @@ def render_trend(result: TrendResult) -> str:
     out.append("|---|" + "|".join("--:" for _ in cols) + "|")
     for g in shown:
         out.append(
-            f"| {_group_name(g.summary)} | " + " | ".join(f"{g.series[i]:,}" for i in cols) + " |"
+            f"| {_group_name(g.summary, mark_entry=mark_entry)} | "
+            + " | ".join(f"{g.series[i]:,}" for i in cols)
+            + " |"
         )
     out.append("")
 
@@ -81,7 +94,7 @@ def render_trend(result: TrendResult) -> str:
     if len(suspects) > SUSPECT_STACKS:
         out += [f"Stacks of {len(suspects) - SUSPECT_STACKS} more suspect sites left out.", ""]
 
-    out.append(f"Snapshots, grouped by {_key_words(result.group_by)}:")
+    out.append(f"Snapshots, {_grouped_by(result.group_by, summaries)}:")
     out.append("")
     kind = tc.kind(result)
     for i in tc.listed(len(result.snapshots)):

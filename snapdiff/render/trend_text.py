@@ -7,10 +7,20 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from snapdiff.model import LIBUV_HANDLE
 from snapdiff.render import common
 from snapdiff.render import trend_common as tc
 from snapdiff.render.common import clean
-from snapdiff.render.text import MIN_FOLD_WIDTH, Folded, _print, _site, _stack, _table
+from snapdiff.render.text import (
+    MIN_FOLD_WIDTH,
+    Folded,
+    _examples,
+    _print,
+    _site,
+    _stack,
+    _suspect_line,
+    _table,
+)
 from snapdiff.trend import SiteTrend, TrendResult
 
 SUSPECT_STACKS = 5
@@ -29,9 +39,11 @@ def trend_table(result: TrendResult, limit: int | None = None, *, compact: bool 
     """
     table = _table()
     table.add_column("verdict", min_width=7)
+    summaries = tuple(g.summary for g in result.groups)
     table.add_column(
-        common.KEY_WORDS.get(result.group_by, result.group_by), min_width=MIN_FOLD_WIDTH, ratio=1
+        common.key_heading(result.group_by, summaries), min_width=MIN_FOLD_WIDTH, ratio=1
     )
+    mark_entry = not common.entry_only(summaries)
     table.add_column("series", no_wrap=True)
     table.add_column("first", justify="right", no_wrap=True)
     table.add_column("last", justify="right", no_wrap=True)
@@ -47,7 +59,7 @@ def trend_table(result: TrendResult, limit: int | None = None, *, compact: bool 
             _verdict(g),
             Text(tc.site_text(g), no_wrap=True, overflow="ellipsis")
             if compact
-            else _site(g.summary),
+            else _site(g.summary, mark_entry=mark_entry),
             Text(tc.sparkline(g.series, SPARK_WIDTH), style="red" if g.suspect else "cyan"),
             f"{g.before:,}",
             f"{g.after:,}",
@@ -70,22 +82,9 @@ def render_trend(result: TrendResult, console: Console, *, stacks: int = SUSPECT
     _print(console)
     _print(console, trend_table(result))
     for g in result.suspects[:stacks]:
-        stuck = clean(g.states[0][0], 60) if g.states else "?"
         _print(console)
-        _print(
-            console,
-            Folded(
-                [
-                    (
-                        f"suspect {clean(g.key.function, 300) or '(no stack)'}: "
-                        f"{' '.join(f'{c:,}' for c in g.series)} "
-                        f"{common.kind_plural(g.key.kind, 2)}, mostly in {stuck}",
-                        "bold",
-                    )
-                ],
-                1,
-            ),
-        )
+        series = " ".join(f"{c:,}" for c in g.series)
+        _print(console, Folded([(_suspect_line(g.summary, series), "bold")], 1))
         lines = [("why: " + "; ".join(clean(r, 300) for r in g.reasons), "dim")]
         if g.leaked:
             lines.append(
@@ -97,8 +96,10 @@ def render_trend(result: TrendResult, console: Console, *, stacks: int = SUSPECT
         if g.labels:
             labels = ", ".join(f"{clean(k, 100)}={clean(v, 200)}" for k, v in g.labels)
             lines.append(("labels: " + labels, ""))
+        lines += _examples(g.summary)
         _print(console, Folded(lines, 1))
-        _print(console, _stack(g.summary))
+        if g.key.kind != LIBUV_HANDLE:  # a handle's one frame is its key, already shown
+            _print(console, _stack(g.summary))
     if len(result.suspects) > stacks:
         _print(console, Text(f"(stacks of {len(result.suspects) - stacks} more suspects left out)"))
     _print(console)
