@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from itertools import chain, compress, count, islice, repeat, starmap
 from operator import attrgetter, ne
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -302,10 +302,8 @@ def decode(doc: Any, origin: str) -> Snapshot:
     states = [_str(s) for s in doc["states"]]
     labelsets = [tuple((_str(k), _str(v)) for k, v in ls) for ls in doc["labelsets"]]
     flagsets = [tuple(_str(f) for f in fs) for fs in doc["flagsets"]]
-    if version == 1:
-        tasks = _tasks_v1(doc["tasks"], kinds, frames, stacks, states, labelsets, flagsets)
-    else:
-        tasks = _tasks_v2(doc, kinds, frames, stacks, states, labelsets, flagsets)
+    tables = _Tables(kinds, frames, stacks, states, labelsets, flagsets)
+    tasks = _tasks_v1(doc["tasks"], tables) if version == 1 else _tasks_v2(doc, tables)
     for n, fi, name, value in doc.get("locals", ()):
         n = int(n)
         kept = (*tasks[n].locals, (int(fi), _str(name), _str(value)))
@@ -330,15 +328,18 @@ def decode(doc: Any, origin: str) -> Snapshot:
     )
 
 
-def _tasks_v2(
-    doc: dict[str, Any],
-    kinds: list[str],
-    frames: list[Frame],
-    stacks: list[tuple[Frame, ...]],
-    states: list[str],
-    labelsets: list[tuple[tuple[str, str], ...]],
-    flagsets: list[tuple[str, ...]],
-) -> list[Task]:
+class _Tables(NamedTuple):
+    """A file's tables, read, that task columns and rows point into."""
+
+    kinds: list[str]
+    frames: list[Frame]
+    stacks: list[tuple[Frame, ...]]
+    states: list[str]
+    labelsets: list[tuple[tuple[str, str], ...]]
+    flagsets: list[tuple[str, ...]]
+
+
+def _tasks_v2(doc: dict[str, Any], t: _Tables) -> list[Task]:
     count = doc["task_count"]
     if type(count) is not int or count < 0:
         raise TypeError("task_count must be a non-negative integer")
@@ -357,16 +358,16 @@ def _tasks_v2(
         map(
             make_task,
             zip(
-                map(_lookup(kinds, nullable=False).__getitem__, col["kind"]),
-                map(_lookup(stacks, nullable=False).__getitem__, col["stack"]),
+                map(_lookup(t.kinds, nullable=False).__getitem__, col["kind"]),
+                map(_lookup(t.stacks, nullable=False).__getitem__, col["stack"]),
                 col["id"],
                 names,
-                map(_lookup(states, nullable=False).__getitem__, col["state"]),
+                map(_lookup(t.states, nullable=False).__getitem__, col["state"]),
                 col["wait_minutes"],
-                map(_lookup(frames, nullable=True).__getitem__, col["created_by"]),
+                map(_lookup(t.frames, nullable=True).__getitem__, col["created_by"]),
                 col["creator_id"],
-                map(_lookup(labelsets, nullable=True, empty=()).__getitem__, col["labels"]),
-                map(_lookup(flagsets, nullable=True, empty=()).__getitem__, col["flags"]),
+                map(_lookup(t.labelsets, nullable=True, empty=()).__getitem__, col["labels"]),
+                map(_lookup(t.flagsets, nullable=True, empty=()).__getitem__, col["flags"]),
                 col["count"],
                 repeat(()),
             ),
@@ -374,15 +375,8 @@ def _tasks_v2(
     )
 
 
-def _tasks_v1(
-    rows: list[Any],
-    kinds: list[str],
-    frames: list[Frame],
-    stacks: list[tuple[Frame, ...]],
-    states: list[str],
-    labelsets: list[tuple[tuple[str, str], ...]],
-    flagsets: list[tuple[str, ...]],
-) -> list[Task]:
+def _tasks_v1(rows: list[Any], tables: _Tables) -> list[Task]:
+    kinds, frames, stacks, states, labelsets, flagsets = tables
     tasks = []
     for row in rows:
         kind, tid, name, state, wait, stack, created_by, creator, labels, flags, count = row
@@ -401,12 +395,12 @@ def _tasks_v1(
                 count,
             )
         )
-    for t in tasks:
-        for value in (t.id, t.wait_minutes, t.creator_id):
+    for task in tasks:
+        for value in (task.id, task.wait_minutes, task.creator_id):
             if value is not None and (type(value) is not int):
                 raise TypeError(f"expected an integer or null, got {type(value).__name__}")
-        if type(t.count) is not int or t.count < 1:
+        if type(task.count) is not int or task.count < 1:
             raise TypeError("task count must be a positive integer")
-        if type(t.name) is not str:
+        if type(task.name) is not str:
             raise TypeError("task name must be a string")
     return tasks

@@ -57,6 +57,7 @@ from snapdiff.model import (
     SourceInfo,
     Task,
 )
+from snapdiff.sources.pyspy_json import frame_notes
 
 NAME = "pyspy-text"
 DESCRIPTION = "py-spy dump text output: Python threads, with or without --locals and --native"
@@ -241,10 +242,7 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
     detail = ["py-spy dump text"]
     if version:
         detail.append(f"Python {version}")
-    if native:
-        detail.append("native frames")
-    if had_locals:
-        detail.append("locals kept" if keep_locals else "locals dropped")
+    frame_notes(detail, {"native": native, "locals": had_locals}, keep_locals)
     if coloured:
         detail.append("coloured terminal output")
     return Snapshot(

@@ -54,6 +54,7 @@ from snapdiff.model import (
     SourceInfo,
     Task,
 )
+from snapdiff.sources.pyspy_json import frame_notes
 
 NAME = "pystack-text"
 DESCRIPTION = "pystack remote/core text output: Python threads, with or without --locals, --native"
@@ -213,10 +214,7 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
     detail = ["pystack"]
     if process_name:
         detail.append(f"process {process_name}")
-    if native:
-        detail.append("native frames")
-    if had_locals:
-        detail.append("locals kept" if keep_locals else "locals dropped")
+    frame_notes(detail, {"native": native, "locals": had_locals}, keep_locals)
     if coloured:
         detail.append("coloured terminal output")
     return Snapshot(
