@@ -138,6 +138,20 @@ def test_ids_seen_before_fall_back() -> None:
         equal(in_process(mixed, window, (True,))[0], go_text.parse_reference(mixed, "t.txt"))
 
 
+def test_creator_ids_read_in_order() -> None:
+    """A scan blanks a window's creator ids in one pass and hands them out in order; a window
+    that holds the blanked form itself, or an id too long to be one, is read block by block."""
+    data = generated(300).replace(b"in goroutine 7\n", b"in goroutine 123456789012345678901234\n")
+    odd = data.replace(b"in goroutine 20\n", b"in goroutine #\n")
+    for dump in (data, odd, data + b"\n\n" + odd):
+        expected = go_text.parse_reference(dump, "t.txt")
+        # Ten goroutines a creator; the second copy's ids are duplicates, dropped.
+        assert sum(t.creator_id is None for t in expected.tasks) == (20 if dump is odd else 10)
+        for window in (300, 2000, 9000):
+            for share in SHARES:
+                equal(in_process(dump, window, share)[0], expected)
+
+
 @pytest.mark.parametrize("path", ["go1.27/t1.debug2.txt", "go1.27/sigquit.txt"])
 def test_forked_worker(path: str) -> None:
     """Through a real fork and pipe: the dump and its variants, windows of 64 bytes up."""
