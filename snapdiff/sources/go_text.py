@@ -66,7 +66,8 @@ cut silently at exactly 64 MiB.
 Speed. :func:`parse` gives exactly what feeding every line to the machine gives
 (:func:`parse_reference`; ``tests/test_perf_equivalence.py`` holds them side by side), but reads
 a window of the input at a time (mapped files and gzip streams are never decoded whole) and
-reads each distinct block body once: see "The fast path" below.
+reads each distinct block body once, with a second process scanning half of the windows of a
+big input: see "The fast path" below.
 """
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ import os
 import pickle
 import re
 import signal
+import sys
+import threading
 from collections.abc import Iterable, Iterator
 from itertools import repeat
 from typing import Any, NamedTuple
@@ -688,6 +691,18 @@ def parse_reference(data: bytes, origin: str, *, keep_locals: bool = False) -> S
 # Any block that is not a plain, whole goroutine (log lines, cuts, warnings, goroutine 0,
 # duplicates, the last block) is fed to the machine as it is, with its line numbers, counted
 # only then.
+#
+# Both cores. An input of ``PARALLEL_MIN`` bytes or more is read by two processes: a forked
+# worker (same mapped buffer, same window cuts) scans every other window (``scan``): it does the
+# splitting, blanking and look-ups, and sends back plain columns (goroutine ids, the number of
+# each one's (header, body) reading, creator ids) with the texts of readings it numbers for the
+# first time and, for every other block, its text and line offset. This process reads its own
+# windows and applies the scans in order (``apply``): it reads each new text once into its own
+# frames, feeds the other blocks to the machine at their line numbers and makes the tasks from
+# the columns with ``make_task``. Tasks never cross the pipe. The worker knows only the ids of
+# its own windows: a scan whose ids this process has already seen, or whose other blocks may
+# name them, is read again here with ``window``, which keeps the result exactly the serial one
+# (``tests/test_parallel.py``).
 
 WINDOW = 4 << 20  # bytes of input read, decoded and split at a time (about 5 times that held)
 _ARGS = re.compile(r"\([^()\n]*\)\n")  # a function line's arguments (the last parentheses)
@@ -1248,7 +1263,7 @@ def parse_buffer(buf: bytes | mmap.mmap, origin: str) -> Snapshot:
     never decoded whole. Big inputs are read by two processes where the system can fork."""
     reader = _FastReader(origin)
     start = 0
-    if len(buf) >= PARALLEL_MIN and hasattr(os, "fork"):
+    if len(buf) >= PARALLEL_MIN and _can_fork():
         start = _read_parallel(buf, reader)
     else:
         for cut in _cuts(buf):
@@ -1257,6 +1272,13 @@ def parse_buffer(buf: bytes | mmap.mmap, origin: str) -> Snapshot:
             start = cut
     reader.window(buf[start:], final=True)
     return reader.end()
+
+
+def _can_fork() -> bool:
+    """Whether a worker can be a plain fork: a system with ``fork`` where it is safe (not
+    macOS, whose system libraries may not survive one), and no other thread that could hold a
+    lock the fork would inherit locked."""
+    return hasattr(os, "fork") and sys.platform != "darwin" and threading.active_count() == 1
 
 
 def _worker_windows(count: int) -> Iterator[bool]:
