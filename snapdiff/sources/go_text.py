@@ -1275,10 +1275,13 @@ def parse_buffer(buf: bytes | mmap.mmap, origin: str) -> Snapshot:
 
 
 def _can_fork() -> bool:
-    """Whether a worker can be a plain fork: a system with ``fork`` where it is safe (not
-    macOS, whose system libraries may not survive one), and no other thread that could hold a
-    lock the fork would inherit locked."""
-    return hasattr(os, "fork") and sys.platform != "darwin" and threading.active_count() == 1
+    """Whether a worker can help and be a plain fork: this process may run on two CPUs or
+    more, the system has ``fork`` and it is safe there (not macOS, whose system libraries may
+    not survive one), and no other thread could hold a lock the fork would inherit locked."""
+    if not hasattr(os, "fork") or sys.platform == "darwin" or threading.active_count() != 1:
+        return False
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (cpus or 1) >= 2
 
 
 def _worker_windows(count: int) -> Iterator[bool]:
