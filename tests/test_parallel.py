@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -210,3 +211,22 @@ def test_generated_repeats(found: list[str], times: int, reuse: int) -> None:
             used = gid - reuse if reuse and n % 3 == 2 else gid
             out.append(re.sub(r"^goroutine \d+ ", f"goroutine {used} ", block))
     check(("\n\n".join(out) + "\n").encode(), windows=(200, 1000))
+
+
+def test_no_fork_beside_other_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With another thread running (a capture, a server), the input is read in one process:
+    a fork would copy locks that thread may hold."""
+
+    def no_fork() -> int:
+        raise AssertionError("forked beside another thread")
+
+    monkeypatch.setattr(go_text.os, "fork", no_fork)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        data = generated(500)
+        equal(forked(data, 2048), go_text.parse_reference(data, "t.txt"))
+    finally:
+        stop.set()
+        other.join()

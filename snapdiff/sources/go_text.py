@@ -1299,11 +1299,17 @@ def _read_parallel(buf: bytes | mmap.mmap, reader: _FastReader) -> int:
     """
     cuts = list(_cuts(buf))
     mine = list(_worker_windows(len(cuts)))
+    pid = -1
     try:
         read_fd, write_fd = os.pipe()
-        pid = os.fork()
-    except OSError:
-        pid = -1
+    except OSError:  # out of file descriptors: one process
+        read_fd = write_fd = -1
+    else:
+        try:
+            pid = os.fork()
+        except OSError:  # out of processes or memory: one process
+            os.close(read_fd)
+            os.close(write_fd)
     if pid == 0:  # the worker
         status = 1
         try:
@@ -1345,9 +1351,9 @@ def _read_parallel(buf: bytes | mmap.mmap, reader: _FastReader) -> int:
         if pid > 0:
             if inbox is not None:
                 inbox.close()
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError):  # ChildProcessError: reaped already
                 os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
+                os.waitpid(pid, 0)
 
 
 def parse_stream(pieces: Iterable[bytes], origin: str) -> Snapshot:
