@@ -21,7 +21,7 @@ The verdict (:func:`judge`) in words:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -192,36 +192,31 @@ def _weighted(tasks: Sequence[Task], field: attrgetter[Any]) -> Counter[Any]:
     return counts
 
 
-def _states(tasks: Sequence[Task]) -> tuple[tuple[str, int], ...]:
-    counts = _weighted(tasks, _STATE)
-    counts.pop("", None)
-    return tuple(counts.most_common())
-
-
-def _max_wait(tasks: Sequence[Task]) -> int | None:
-    return max(filter(_NOT_NONE, map(_WAIT, tasks)), default=None)
-
-
 def _leaked(tasks: Sequence[Task]) -> int:
     return sum(n for flags, n in _weighted(tasks, _FLAGS).items() if FLAG_LEAKED in flags)
 
 
-def _by_stack(tasks: Sequence[Task]) -> list[tuple[Task, int]]:
-    """One task per distinct stack object with the count of its tasks, first seen first.
+def _shapes(tasks: Sequence[Task]) -> list[tuple[Task, int]]:
+    """One task per distinct (stack, state, wait, flags, labels, count) of a group, with the
+    number of tasks it stands for (weighted by count), first seen first.
 
-    The tasks are those of one group, so of one kind. Readers share one stack tuple between
-    the tasks of a stack: identities are counted at C speed where hashing each stack would
-    cost a call per frame.
+    Readers share one stack, flags and labels tuple between the tasks of a stack and header:
+    identities are counted in one C pass over the tasks, where a pass per field (or hashing
+    each stack, a call per frame) would cost more; the rest of a summary is made per shape.
     """
-    keys = list(map(id, map(_FRAMES, tasks)))
-    some = dict(zip(keys, tasks, strict=True))  # any task of a key has its stack
-    if _total(tasks) == len(tasks):  # every count is 1 (counts are positive)
-        counts = Counter(keys)
-    else:
-        counts = Counter()
-        for key, t in zip(keys, tasks, strict=True):
-            counts[key] += t.count
-    return [(some[key], n) for key, n in counts.items()]
+    keys = list(
+        zip(
+            map(id, map(_FRAMES, tasks)),
+            map(_STATE, tasks),
+            map(_WAIT, tasks),
+            map(id, map(_FLAGS, tasks)),
+            map(id, map(_LABELS, tasks)),
+            map(_COUNT, tasks),
+            strict=True,
+        )
+    )
+    some = dict(zip(keys, tasks, strict=True))  # any task of a key has its fields
+    return [(some[key], n * key[5]) for key, n in Counter(keys).items()]
 
 
 def _representative(by_stack: list[tuple[Task, int]]) -> tuple[Frame, ...]:
@@ -232,20 +227,6 @@ def _representative(by_stack: list[tuple[Task, int]]) -> tuple[Frame, ...]:
     for t, n in by_stack:
         counts[t.frames] += n
     return counts.most_common(1)[0][0]
-
-
-def _labels(tasks: Sequence[Task]) -> tuple[tuple[str, str], ...]:
-    """Labels every task of the group shares."""
-    if not tasks:
-        return ()
-    labelsets = list(map(_LABELS, tasks))
-    distinct = dict(zip(map(id, labelsets), labelsets, strict=True))
-    common = set(tasks[0].labels)
-    for labels in distinct.values():
-        common &= set(labels)
-        if not common:
-            break
-    return tuple(sorted(common))
 
 
 def _entry_function(by_stack: list[tuple[Task, int]]) -> str:
@@ -272,19 +253,50 @@ def _site(key: GroupKey, tasks: Sequence[Task]) -> Frame | None:
 
 
 def summarise(key: GroupKey, tasks: Sequence[Task]) -> GroupSummary:
-    by_stack = _by_stack(tasks)
+    # Per distinct stack (one task of it and its count), state, labels: first seen first.
+    by_stack: dict[int, tuple[Task, int]] = {}
+    states: Counter[str] = Counter()
+    labelsets: dict[int, tuple[tuple[str, str], ...]] = {}
+    max_wait: int | None = None
+    leaked = 0
+    for t, n in _shapes(tasks):
+        known = by_stack.get(id(t.frames))
+        by_stack[id(t.frames)] = (t, n) if known is None else (known[0], known[1] + n)
+        states[t.state] += n
+        wait = t.wait_minutes
+        if wait is not None and (max_wait is None or wait > max_wait):
+            max_wait = wait
+        if FLAG_LEAKED in t.flags:
+            leaked += n
+        labelsets[id(t.labels)] = t.labels
+    states.pop("", None)
+    stacks = list(by_stack.values())
     return GroupSummary(
         key=key,
         count=_total(tasks),
         site=_site(key, tasks),
-        states=_states(tasks),
-        max_wait_minutes=_max_wait(tasks),
-        leaked=_leaked(tasks),
-        entry_function=_entry_function(by_stack),
-        stack=_representative(by_stack),
+        states=tuple(states.most_common()),
+        max_wait_minutes=max_wait,
+        leaked=leaked,
+        entry_function=_entry_function(stacks),
+        stack=_representative(stacks),
         example_ids=_example_ids(tasks),
-        labels=_labels(tasks),
+        labels=_common_labels(tasks, labelsets.values()),
     )
+
+
+def _common_labels(
+    tasks: Sequence[Task], labelsets: Iterable[tuple[tuple[str, str], ...]]
+) -> tuple[tuple[str, str], ...]:
+    """Labels every task of the group shares."""
+    if not tasks:
+        return ()
+    common = set(tasks[0].labels)
+    for labels in labelsets:
+        common &= set(labels)
+        if not common:
+            break
+    return tuple(sorted(common))
 
 
 def show(snapshot: Snapshot, by: GroupBy = GroupBy.SITE) -> ShowResult:
