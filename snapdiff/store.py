@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import gc
 import gzip
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from itertools import chain, compress, count, islice, repeat, starmap
@@ -254,9 +254,16 @@ def _only(values: list[Any], types: frozenset[type], field: str) -> None:
         raise TypeError(f"{field}: unexpected {type(bad).__name__} {bad!r:.40}")
 
 
-def _expand(column: Any, count: int, field: str, types: frozenset[type]) -> list[Any]:
-    """A column's values, one per task, each of one of ``types``: the types are checked on the
-    list, or on the runs' values only (what a run expands to is that same object)."""
+def _expand(
+    column: Any,
+    count: int,
+    field: str,
+    types: frozenset[type],
+    lookup: dict[Any, Any] | None = None,
+) -> Iterable[Any]:
+    """A column's values, one per task, each of one of ``types`` and, with ``lookup``, put
+    through it (table indices to what they stand for). Types and look-ups are done on the list,
+    or on the runs' values only (what a run expands to is that same object)."""
     if isinstance(column, dict):
         runs = column["runs"]
         if set(column) != {"runs"} or not isinstance(runs, list):
@@ -265,15 +272,17 @@ def _expand(column: Any, count: int, field: str, types: frozenset[type]) -> list
             if not isinstance(run, list) or len(run) != 2 or type(run[1]) is not int or run[1] < 1:
                 raise ValueError(f"column {field}: a run is not [value, length >= 1]")
         _only([run[0] for run in runs], types, field)
-        values = list(chain.from_iterable(starmap(repeat, runs)))
-    elif isinstance(column, list):
-        _only(column, types, field)
-        values = column
-    else:
+        if lookup is not None:
+            runs = [[lookup[value], n] for value, n in runs]
+        if sum(run[1] for run in runs) != count:
+            raise ValueError(f"column {field}: its runs do not add up to {count:,} tasks")
+        return list(chain.from_iterable(starmap(repeat, runs)))
+    if not isinstance(column, list):
         raise TypeError(f"column {field}: neither a list nor runs")
-    if len(values) != count:
-        raise ValueError(f"column {field} has {len(values):,} values for {count:,} tasks")
-    return values
+    _only(column, types, field)
+    if len(column) != count:
+        raise ValueError(f"column {field} has {len(column):,} values for {count:,} tasks")
+    return column if lookup is None else map(lookup.__getitem__, column)
 
 
 def _lookup(table: list[Any], *, nullable: bool, empty: Any = None) -> dict[Any, Any]:
@@ -346,29 +355,43 @@ def _tasks_v2(doc: dict[str, Any], t: _Tables) -> list[Task]:
     columns = doc["columns"]
     if not isinstance(columns, dict) or set(columns) != set(TASK_FIELDS):
         raise ValueError(f"columns must be exactly {', '.join(TASK_FIELDS)}")
-    col = {name: _expand(columns[name], count, name, _COLUMN_TYPES[name]) for name in TASK_FIELDS}
-    if count and min(col["count"]) < 1:
+    # Table look-ups through dicts: a bad index (negative, past the end) is a KeyError, never
+    # another table entry.
+    lookups = {
+        "kind": _lookup(t.kinds, nullable=False),
+        "stack": _lookup(t.stacks, nullable=False),
+        "state": _lookup(t.states, nullable=False),
+        "created_by": _lookup(t.frames, nullable=True),
+        "labels": _lookup(t.labelsets, nullable=True, empty=()),
+        "flags": _lookup(t.flagsets, nullable=True, empty=()),
+    }
+    col = {
+        name: _expand(columns[name], count, name, _COLUMN_TYPES[name], lookups.get(name))
+        for name in TASK_FIELDS
+    }
+    counts = col["count"]
+    assert isinstance(counts, list)  # no look-up: the list itself
+    if count and min(counts) < 1:
         raise TypeError("task count must be a positive integer")
     names = col["name"]
+    assert isinstance(names, list)
     if None in names:
         names = ["" if n is None else n for n in names]
-    # Table lookups through dicts: a bad index (negative, past the end) is a KeyError, never
-    # another table entry.
     return list(
         map(
             make_task,
             zip(
-                map(_lookup(t.kinds, nullable=False).__getitem__, col["kind"]),
-                map(_lookup(t.stacks, nullable=False).__getitem__, col["stack"]),
+                col["kind"],
+                col["stack"],
                 col["id"],
                 names,
-                map(_lookup(t.states, nullable=False).__getitem__, col["state"]),
+                col["state"],
                 col["wait_minutes"],
-                map(_lookup(t.frames, nullable=True).__getitem__, col["created_by"]),
+                col["created_by"],
                 col["creator_id"],
-                map(_lookup(t.labelsets, nullable=True, empty=()).__getitem__, col["labels"]),
-                map(_lookup(t.flagsets, nullable=True, empty=()).__getitem__, col["flags"]),
-                col["count"],
+                col["labels"],
+                col["flags"],
+                counts,
                 repeat(()),
             ),
         )
