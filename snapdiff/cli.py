@@ -173,7 +173,7 @@ def _load(path: str, source: str | None, quiet: bool, *, keep_locals: bool = Fal
     if not quiet:
         kinds = {t.kind for t in snap.tasks}
         kind = kinds.pop() + "s" if len(kinds) == 1 else "tasks"
-        detail = f", {snap.source.detail}" if snap.source.detail else ""
+        detail = f", {_clean(snap.source.detail, 300)}" if snap.source.detail else ""
         _say(
             f"read {snap.total:,} {kind} ({snap.source.format}{detail}) "
             f"from {_clean(snap.source.origin, 500)}",

@@ -303,3 +303,26 @@ def test_json_report_keeps_strings_exactly(dumps: list[Path]) -> None:
         assert any(LONG in s for s in strings)
         # And the same text again after a round trip through JSON.
         assert json.loads(json.dumps(doc)) == doc
+
+
+# --- the progress line on stderr --------------------------------------------------------------
+
+
+def test_progress_line_shows_what_the_reader_recognised_inertly(tmp_path: Path) -> None:
+    """The reader's detail quotes the dump (pystack's process name, a JVM's version line): the
+    ``read N threads (...)`` line on stderr shows escapes, it does not send them."""
+    dump = tmp_path / "pystack.txt"
+    name = PAYLOADS["ansi-sgr"] + PAYLOADS["osc8-link"]
+    dump.write_text(
+        f"Traceback for thread 11 ({name}) [Has the GIL] (most recent call last):\n"
+        '    (Python) File "/srv/a.py", line 1, in <module>\n'
+        "        main()\n\n",
+        encoding="utf-8",
+    )
+    result = CliRunner(env={"COLUMNS": "200", "TERM": "xterm"}).invoke(
+        app, ["show", str(dump), "-f", "json"], prog_name="snapdiff"
+    )
+    assert result.exit_code == 0, result.stderr
+    line = next(x for x in result.stderr.splitlines() if x.startswith("read 1 thread"))
+    assert "process " in line and "\\x1b[31mred" in line
+    assert not CONTROL.findall(line), line
