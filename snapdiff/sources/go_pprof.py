@@ -74,7 +74,6 @@ _VARINT_FIELDS = frozenset({7, 8, 9, 10, 12, 14})
 _COMMENT = 13  # repeated int64: packed (LEN) or not (VARINT)
 _SAMPLE_TYPE = 1
 _PERIOD_TYPE = 11
-_STRING_TABLE = 6
 _PROFILES = ("goroutine", "goroutineleak")
 # What Go's other profiles are called, by their period type when that is not the name.
 _PERIOD_NAMES = {"space": "heap", "contentions": "block or mutex"}
