@@ -173,10 +173,11 @@ def _load(path: str, source: str | None, quiet: bool, *, keep_locals: bool = Fal
     if not quiet:
         kinds = {t.kind for t in snap.tasks}
         kind = kinds.pop() + "s" if len(kinds) == 1 else "tasks"
-        detail = f", {_clean(snap.source.detail, 300)}" if snap.source.detail else ""
+        # A snapshot file's kind and format, and a reader's detail, come from the input.
+        detail = f", {snap.source.detail}" if snap.source.detail else ""
+        what = _clean(f"{kind} ({snap.source.format}{detail})", 400)
         _say(
-            f"read {snap.total:,} {kind} ({snap.source.format}{detail}) "
-            f"from {_clean(snap.source.origin, 500)}",
+            f"read {snap.total:,} {what} from {_clean(snap.source.origin, 500)}",
             style="dim",
         )
     for warning in snap.warnings:

@@ -109,7 +109,7 @@ def _load_all(files: Sequence[str], source: str | None, quiet: bool) -> list[Sna
         snaps.append(snap)
     if not quiet:
         total = sum(s.total for s in snaps)
-        formats = ", ".join(sorted({s.source.format for s in snaps}))
+        formats = _clean(", ".join(sorted({s.source.format for s in snaps})), 300)
         _say(f"read {len(snaps)} snapshots ({formats}), {total:,} tasks in all", style="dim")
     return snaps
 

@@ -326,3 +326,23 @@ def test_progress_line_shows_what_the_reader_recognised_inertly(tmp_path: Path) 
     line = next(x for x in result.stderr.splitlines() if x.startswith("read 1 thread"))
     assert "process " in line and "\\x1b[31mred" in line
     assert not CONTROL.findall(line), line
+
+
+def test_progress_line_shows_a_snapshot_files_own_names_inertly(tmp_path: Path) -> None:
+    """A snapshot file names its task kinds and source format itself: untrusted too."""
+    from snapdiff import store
+    from snapdiff.inputs import load
+
+    snap = load(str(SAMPLES / "go" / "dumps" / "go1.27" / "t0.debug2.txt"))
+    doc = store.encode(snap)
+    doc["kinds"] = [PAYLOADS["ansi-sgr"]]
+    doc["source"]["format"] = PAYLOADS["osc8-link"]
+    path = tmp_path / "snap.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    result = CliRunner(env={"COLUMNS": "200", "TERM": "xterm"}).invoke(
+        app, ["show", str(path), "-f", "json"], prog_name="snapdiff"
+    )
+    assert result.exit_code == 0, result.stderr
+    line = next(x for x in result.stderr.splitlines() if x.startswith("read "))
+    assert "\\x1b[31mred" in line and "\\x1b]8;;http://evil" in line
+    assert not CONTROL.findall(line), line
