@@ -149,7 +149,8 @@ def _kind(snap: Snapshot) -> str:
     from snapdiff.render.common import kind_plural
 
     kinds = {t.kind for t in snap.tasks}
-    return kind_plural(kinds.pop(), 2) if len(kinds) == 1 else "tasks"
+    # The kind comes from the endpoint's document (the probe's JSON names it).
+    return _clean(kind_plural(kinds.pop(), 2), 100) if len(kinds) == 1 else "tasks"
 
 
 def _describe(snap: Snapshot) -> str:

@@ -346,3 +346,14 @@ def test_progress_line_shows_a_snapshot_files_own_names_inertly(tmp_path: Path) 
     line = next(x for x in result.stderr.splitlines() if x.startswith("read "))
     assert "\\x1b[31mred" in line and "\\x1b]8;;http://evil" in line
     assert not CONTROL.findall(line), line
+
+
+def test_capture_lines_show_a_documents_kind_inertly() -> None:
+    """A probe document names its tasks' kind itself; capture's progress lines quote it."""
+    from snapdiff.cli_capture import _kind
+    from snapdiff.model import Frame, Snapshot, SourceInfo, Task
+
+    task = Task(PAYLOADS["ansi-sgr"], (Frame("main", "app.py", 1),))
+    shown = _kind(Snapshot(SourceInfo("snapdiff-probe", "http://127.0.0.1:1"), (task,)))
+    assert "\\x1b[31mred" in shown
+    assert not CONTROL.findall(shown)
