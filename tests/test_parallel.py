@@ -230,3 +230,18 @@ def test_no_fork_beside_other_threads(monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         stop.set()
         other.join()
+
+
+def test_one_process_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SNAPDIFF_ONE_PROCESS keeps a big input in this process (a busy machine, a memory cap)."""
+
+    def no_fork() -> int:
+        raise AssertionError("forked though one process was asked for")
+
+    if not go_text._can_fork():
+        pytest.skip("this process would not fork anyway (one CPU, or not Linux)")
+    monkeypatch.setenv("SNAPDIFF_ONE_PROCESS", "1")
+    assert not go_text._can_fork()
+    monkeypatch.setattr(go_text.os, "fork", no_fork)
+    data = generated(500)
+    equal(forked(data, 2048), go_text.parse_reference(data, "t.txt"))

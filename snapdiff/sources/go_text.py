@@ -1280,6 +1280,8 @@ def _can_fork() -> bool:
     """Whether a worker can help and be a plain fork: this process may run on two CPUs or
     more, the system has ``fork`` and it is safe there (not macOS, whose system libraries may
     not survive one), and no other thread could hold a lock the fork would inherit locked."""
+    if os.environ.get("SNAPDIFF_ONE_PROCESS"):  # asked for: a busy machine, a memory limit
+        return False
     if not hasattr(os, "fork") or sys.platform == "darwin" or threading.active_count() != 1:
         return False
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
