@@ -227,26 +227,34 @@ def _emit(
     output: str | None,
     force: bool,
     color: Color,
-    render_text: object,
-    render_md: object,
-    render_json: object,
+    report: str,
+    result: object,
 ) -> None:
+    """Write ``result`` in ``fmt`` with the renderer of that format for ``report``: the
+    function ``render_<report>`` of ``snapdiff.render.text``, ``.markdown`` or ``.json`` (for
+    a trend, of ``trend_text`` and so on). Only that module is imported: JSON and Markdown
+    reports do without rich."""
+    from importlib import import_module
+
+    prefix = "trend_" if report == "trend" else ""
+    name = {Format.text: "text", Format.markdown: "markdown", Format.json: "json"}[fmt]
+    render = getattr(import_module(f"snapdiff.render.{prefix}{name}"), f"render_{report}")
     if fmt is Format.text:
         if output is None or output == "-":
             try:
-                render_text(_console_for(color))  # type: ignore[operator]
+                render(result, _console_for(color))
             except BrokenPipeError:
                 raise
             except OSError as exc:  # a full disk behind a redirection, a closed terminal
                 raise OutputError(f"standard output: cannot write: {exc.strerror or exc}") from None
             return
         buf = io.StringIO()
-        render_text(_console_for(color, buf))  # type: ignore[operator]
+        render(result, _console_for(color, buf))
         data = buf.getvalue().encode()
     elif fmt is Format.markdown:
-        data = render_md().encode()  # type: ignore[operator]
+        data = render(result).encode()
     else:
-        data = render_json()  # type: ignore[operator]
+        data = render(result)
     from snapdiff.output import write_bytes
 
     write_bytes(output or "-", data, force=force)
@@ -317,9 +325,6 @@ def diff_cmd(
     """
     with handle_errors():
         from snapdiff.diff import diff
-        from snapdiff.render import json as json_render
-        from snapdiff.render import markdown as md_render
-        from snapdiff.render import text as text_render
 
         seconds = parse_duration(elapsed) if elapsed is not None else None
         if live is not None:
@@ -340,15 +345,7 @@ def diff_cmd(
             raise UsageError("--fail-on-rate needs the time between the dumps: pass --elapsed")
         for warning in result.warnings:
             _warn(warning)
-        _emit(
-            fmt,
-            output,
-            force,
-            color,
-            lambda console: text_render.render_diff(result, console),
-            lambda: md_render.render_diff(result),
-            lambda: json_render.render_diff(result),
-        )
+        _emit(fmt, output, force, color, "diff", result)
         _gate(result, fail_on_growth)
         _rate_gate(result, fail_on_rate)
 
@@ -396,21 +393,10 @@ def show_cmd(
     """Group the tasks of one dump by creation site."""
     with handle_errors():
         from snapdiff.diff import show
-        from snapdiff.render import json as json_render
-        from snapdiff.render import markdown as md_render
-        from snapdiff.render import text as text_render
 
         snap = _load(snapshot, source, quiet)
         result = show(snap, group_by)
-        _emit(
-            fmt,
-            output,
-            force,
-            color,
-            lambda console: text_render.render_show(result, console),
-            lambda: md_render.render_show(result),
-            lambda: json_render.render_show(result),
-        )
+        _emit(fmt, output, force, color, "show", result)
 
 
 def parse_time(value: str, path: str) -> str:

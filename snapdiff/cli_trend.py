@@ -151,23 +151,13 @@ def _report(
     color: Color,
     plot: str | None,
 ) -> None:
-    from snapdiff.render import trend_json, trend_markdown, trend_text
-
     if plot is not None:
         from snapdiff.output import write_bytes
         from snapdiff.render import trend_plot
 
         data = trend_plot.render_plot(result, trend_plot.plot_format(plot))
         write_bytes(plot, data, force=force)
-    _emit(
-        fmt,
-        output,
-        force,
-        color,
-        lambda console: trend_text.render_trend(result, console),
-        lambda: trend_markdown.render_trend(result),
-        lambda: trend_json.render_trend(result),
-    )
+    _emit(fmt, output, force, color, "trend", result)
 
 
 @app.command("trend")

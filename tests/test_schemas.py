@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import gc
 import gzip
 import json
 from importlib import resources
@@ -107,6 +108,32 @@ def test_version_1_snapshots_are_valid_and_read_as_written_again(path, tmp_path)
     first = store.loads(gzip.decompress(path.read_bytes()), "a")
     assert first.tasks
     assert store.loads(store.dumps(first), "a") == first
+
+
+def test_reading_leaves_the_collector_as_it_was():
+    """A snapshot is built with the cyclic collector paused; what was made goes straight to
+    the oldest generation, never walked by a young pass. The collector is back on after (off
+    if it was off), and objects the program froze itself (``gc.freeze``) stay frozen."""
+    data = store.dumps(store.loads(gzip.decompress(SERIES[0].read_bytes()), "a"))
+    snap = store.loads(data, "a")
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0
+    assert id(snap.tasks) in {id(o) for o in gc.get_objects(generation=2)}
+    mine = [[n] for n in range(100)]
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert frozen >= len(mine)
+        store.loads(data, "a")
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+    gc.disable()
+    try:
+        store.loads(data, "a")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 @pytest.mark.parametrize(

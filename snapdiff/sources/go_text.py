@@ -98,7 +98,6 @@ from snapdiff.model import (
     SourceInfo,
     Task,
     make_task,
-    new_task,
 )
 
 NAME = "go-goroutine-text"
@@ -897,7 +896,7 @@ class _FastReader:
 
         machine = self.machine
         live = self.live
-        tasks = machine.tasks
+        append = machine.tasks.append
         seen = machine.seen
         bodies = self.bodies
         # Line numbers are counted only for the blocks read line by line.
@@ -936,20 +935,22 @@ class _FastReader:
                                 state, wait, header_flags, labels = header
                                 if fresh:
                                     self._use_header(rest, header)
-                                tasks.append(
-                                    new_task(
-                                        GOROUTINE,
-                                        frames,
-                                        gid,
-                                        "",
-                                        state,
-                                        wait,
-                                        created_by,
-                                        creator_id,
-                                        labels,
-                                        header_flags + flags if flags else header_flags,
-                                        1,
-                                        (),
+                                append(
+                                    make_task(
+                                        (
+                                            GOROUTINE,
+                                            frames,
+                                            gid,
+                                            "",
+                                            state,
+                                            wait,
+                                            created_by,
+                                            creator_id,
+                                            labels,
+                                            header_flags + flags if flags else header_flags,
+                                            1,
+                                            (),
+                                        )
                                     )
                                 )
                                 continue
