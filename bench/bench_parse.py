@@ -36,6 +36,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from _bytecode import compile_package
+
 ROOT = Path(__file__).resolve().parent.parent
 GO = Path(sys.executable).parent / "go"
 SNAPDIFF = [sys.executable, "-m", "snapdiff"]
@@ -260,6 +262,7 @@ def main() -> None:
         )
         SNAPDIFF[:] = [sys.executable, "-c", launcher]
 
+    compile_package(args.checkout)
     wall, rss, cpu = best([*SNAPDIFF, "--version"], args.repeat * 3)
     bare, _, bare_cpu = best([sys.executable, "-c", "pass"], args.repeat * 3)
     print(

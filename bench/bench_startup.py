@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from _bytecode import compile_package
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "samples" / "go" / "dumps" / "go1.27" / "t1.debug2.txt"
 
@@ -40,6 +42,7 @@ def main() -> None:
             "sys.argv[0] = 'snapdiff'; runpy.run_module('snapdiff', run_name='__main__')"
         )
         snapdiff = [sys.executable, "-c", launcher]
+    compile_package(args.checkout)
     import typer  # the version is part of the result
 
     print(f"python {sys.version.split()[0]}, typer {typer.__version__}")

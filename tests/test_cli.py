@@ -437,3 +437,25 @@ def test_read_only_folder_as_another_user_leaves_nothing(shared_dir: Path) -> No
     assert err.startswith("snapdiff: error: ") and "cannot write" in err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert list(shared_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("fmt", "rich"), [("json", False), ("markdown", False), ("text", True)]
+)
+def test_reports_import_only_their_renderer(fmt: str, rich: bool, tmp_path: Path) -> None:
+    """JSON and Markdown reports start without rich (about 30 ms); text reports need it."""
+    dump = str(GO_DUMPS / "go1.27" / "t1.debug2.txt")
+    script = (
+        "import sys\n"
+        "from snapdiff.cli import main\n"
+        f"sys.argv = ['snapdiff', 'show', {dump!r}, '-q', '-f', {fmt!r}, '-o', "
+        f"{str(tmp_path / 'out')!r}]\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'rich'}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ("['rich']" if rich else "[]")
+    assert (tmp_path / "out").stat().st_size > 100
