@@ -85,17 +85,21 @@ def loads(data: bytes) -> Any:
             raise ValueError("JSON nested too deeply") from None
 
 
+def load_object(data: bytes, origin: str, fmt: str, what: str) -> tuple[Any, list[str], bool]:
+    """A dump's JSON, or what :func:`salvage_object` keeps of it (counting ``what``) with a
+    warning: (the document, warnings, cut short). Nothing kept: an error naming ``fmt``."""
+    try:
+        return loads(data), [], False
+    except ValueError as exc:
+        doc, note, truncated = salvage_object(data, what)
+        if doc is None:
+            raise InputError(f"{origin}: not valid {fmt} JSON: {exc}") from None
+        return doc, [f"{origin}: {note}"], truncated
+
+
 def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
     """``keep_locals`` has nothing to keep: aiomonitor's list has no locals."""
-    warnings: list[str] = []
-    truncated = False
-    try:
-        doc = loads(data)
-    except ValueError as exc:
-        doc, note, truncated = salvage_object(data, "task")
-        if doc is None:
-            raise InputError(f"{origin}: not valid aiomonitor JSON: {exc}") from None
-        warnings.append(f"{origin}: {note}")
+    doc, warnings, truncated = load_object(data, origin, "aiomonitor", "task")
     if not isinstance(doc, dict) or not isinstance(doc.get("tasks"), list):
         raise InputError(
             f'{origin}: not aiomonitor\'s live-task JSON (an object with a "tasks" list)'

@@ -47,7 +47,7 @@ from typing import Any
 
 from snapdiff.errors import InputError
 from snapdiff.model import ASYNCIO_TASK, Frame, Snapshot, SourceInfo, Task
-from snapdiff.sources.aiomonitor_json import loads, salvage_object
+from snapdiff.sources.aiomonitor_json import load_object
 from snapdiff.sources.pyspy_json import _int, frame_notes
 from snapdiff.sources.pyspy_json import _thread as pyspy_thread
 
@@ -119,15 +119,7 @@ def creation_site(frames: Sequence[Frame]) -> Frame | None:
 
 
 def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
-    warnings: list[str] = []
-    truncated = False
-    try:
-        doc = loads(data)
-    except ValueError as exc:
-        doc, note, truncated = salvage_object(data, "task and thread")
-        if doc is None:
-            raise InputError(f"{origin}: not valid py-spy-asyncio JSON: {exc}") from None
-        warnings.append(f"{origin}: {note}")
+    doc, warnings, truncated = load_object(data, origin, "py-spy-asyncio", "task and thread")
     if not isinstance(doc, dict) or not isinstance(doc.get("asyncio_tasks"), list):
         raise InputError(
             f"{origin}: not py-spy-asyncio --asyncio --json output"
