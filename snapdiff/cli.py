@@ -237,8 +237,7 @@ def _emit(
     from importlib import import_module
 
     prefix = "trend_" if report == "trend" else ""
-    name = {Format.text: "text", Format.markdown: "markdown", Format.json: "json"}[fmt]
-    render = getattr(import_module(f"snapdiff.render.{prefix}{name}"), f"render_{report}")
+    render = getattr(import_module(f"snapdiff.render.{prefix}{fmt.value}"), f"render_{report}")
     if fmt is Format.text:
         if output is None or output == "-":
             try:

@@ -83,7 +83,7 @@ def paused_gc() -> Iterator[None]:
         if was_enabled:
             if not gc.get_freeze_count():
                 # Straight to the oldest generation, unscanned: the collector's next young
-                # pass would otherwise walk every object just made (0.2 s for a million
+                # pass would otherwise walk every object just made (0.1 to 0.2 s a million
                 # tasks). Not when the program froze objects of its own: they stay frozen.
                 gc.freeze()
                 gc.unfreeze()

@@ -439,9 +439,7 @@ def test_read_only_folder_as_another_user_leaves_nothing(shared_dir: Path) -> No
     assert list(shared_dir.iterdir()) == []
 
 
-@pytest.mark.parametrize(
-    ("fmt", "rich"), [("json", False), ("markdown", False), ("text", True)]
-)
+@pytest.mark.parametrize(("fmt", "rich"), [("json", False), ("markdown", False), ("text", True)])
 def test_reports_import_only_their_renderer(fmt: str, rich: bool, tmp_path: Path) -> None:
     """JSON and Markdown reports start without rich (about 30 ms); text reports need it."""
     dump = str(GO_DUMPS / "go1.27" / "t1.debug2.txt")
