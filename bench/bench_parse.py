@@ -214,12 +214,14 @@ def _load_only(snapshot: Path, checkout: Path | None) -> list[str]:
 
 # The least any reader written in Python does with a dump, whatever its design: start the CLI
 # (Python, Typer, the command's imports), read the file, decode it, blank the arguments of every
-# function line with one regex substitution and split it into blocks. Each step is one call into
-# C over the whole text; no Python code runs per goroutine. A reader in Python cannot beat this.
+# function line with one regex substitution (the reader's own) and split it into blocks. Each
+# step is one call into C over the whole text; no Python code runs per goroutine. A reader in
+# Python cannot beat this.
 _PASSES = (
-    "import re, sys; {path}import snapdiff.cli, snapdiff.inputs; "
-    "t = open({dump!r}, 'rb').read().decode(); "
-    "t = re.compile(r'\\([^()\\n]*+\\)\\n').sub('()\\n', t); t.split('\\n\\n')"
+    "import sys; {path}import snapdiff.cli, snapdiff.inputs; "
+    "from snapdiff.sources import go_text as g; "
+    "t = g._decode(open({dump!r}, 'rb').read()); "
+    "g._ARGS.sub(g._BLANK_ARGS, t).split('\\n\\n')"
 )
 _START = "import sys; {path}import snapdiff.cli, snapdiff.inputs"
 
