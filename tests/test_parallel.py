@@ -183,6 +183,49 @@ def test_forked_big_file(tmp_path: Path) -> None:
     assert {t.creator_id for t in snap.tasks} == set(range(1, 2002))
 
 
+def mapped_kib(path: Path) -> int:
+    """How much of ``path`` this process has mapped in memory now (Linux), in KiB."""
+    total, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        if re.match(r"[0-9a-f]+-[0-9a-f]+ ", line):
+            inside = line.endswith(" " + str(path))
+        elif inside and line.startswith("Rss:"):
+            total += int(line.split()[1])
+    return total
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="no /proc/self/smaps")
+def test_mapped_file_is_held_a_window_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a worker, this process maps about a window of the file at a time, not what lies
+    around every cut at once: a read fault maps 64 KiB of a file, or a whole large folio of the
+    page cache (2 MiB here), and working out every cut first held most of the file."""
+    data = generated(60000)
+    path = tmp_path / "big.txt"
+    path.write_bytes(data)
+    monkeypatch.setattr(go_text, "WINDOW", 32 << 10)
+    monkeypatch.setattr(go_text, "PARALLEL_MIN", 1 << 20)
+    held: list[int] = []
+    window, apply = go_text._FastReader.window, go_text._FastReader.apply
+
+    def windowing(self: go_text._FastReader, raw: bytes, final: bool) -> None:
+        held.append(mapped_kib(path))
+        window(self, raw, final)
+
+    def applying(self: go_text._FastReader, scan: go_text._Scan, *rest: object) -> None:
+        held.append(mapped_kib(path))
+        apply(self, scan, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(go_text._FastReader, "window", windowing)
+    monkeypatch.setattr(go_text._FastReader, "apply", applying)
+    snap = load(str(path))
+    assert len(snap.tasks) == 60000
+    assert len(data) > 360 * go_text.WINDOW  # 12 MiB
+    assert len(held) > 360
+    assert max(held) <= 6 << 10, held  # KiB: a window and the folios around it
+
+
 def test_worker_that_dies(monkeypatch: pytest.MonkeyPatch) -> None:
     """A worker that dies after its first scan: this process reads the rest itself."""
     scan = go_text._FastReader.scan

@@ -81,7 +81,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterable, Iterator
-from itertools import repeat
+from itertools import cycle, repeat
 from typing import Any, NamedTuple
 
 from snapdiff.model import (
@@ -703,7 +703,12 @@ def parse_reference(data: bytes, origin: str, *, keep_locals: bool = False) -> S
 # name them, is read again here with ``window``, which keeps the result exactly the serial one
 # (``tests/test_parallel.py``).
 
-WINDOW = 4 << 20  # bytes of input read, decoded and split at a time (about 5 times that held)
+# Bytes of input read, decoded and split at a time (about 5 times that held). Small enough that
+# a window's text, its blanked copy and the substitution's pieces stay in the CPU's cache and
+# in memory the allocators already hold: with 4 MiB windows every window mapped fresh pymalloc
+# arenas and heap (1,000 page faults each, 2 us apiece on this machine) and `show` of 100,000
+# deep stacks took 1.36 s against 1.08 s (docs/performance.md, "Windows").
+WINDOW = 256 << 10
 # A function line's arguments (the last parentheses). Possessive (``*+``): the class holds no
 # ``)``, so giving characters back can never match, and not trying is 10 to 20 % faster.
 _ARGS = re.compile(r"\([^()\n]*+\)\n")
@@ -1244,20 +1249,26 @@ def _cuts(buf: bytes | mmap.mmap) -> Iterator[int]:
         start = cut
 
 
-def _release(buf: bytes | mmap.mmap, end: int) -> None:
+def _release(buf: bytes | mmap.mmap, start: int, end: int) -> None:
+    """Unmap the whole pages of ``buf[start:end]``, read and done with (a window, or what a
+    worker passed over since its last release; ``start`` where the last release ended)."""
     if isinstance(buf, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
         # Read pages of the file are left to the page cache: they do not count against
         # this process, whose memory then holds the tasks and a window, not the file.
-        buf.madvise(mmap.MADV_DONTNEED, 0, end - end % mmap.PAGESIZE)
+        # Only the new pages: the kernel walks every page table of the range it is given.
+        first = start - start % mmap.PAGESIZE
+        if end - first >= mmap.PAGESIZE:
+            buf.madvise(mmap.MADV_DONTNEED, first, end - end % mmap.PAGESIZE - first)
 
 
 # Both cores. From this size on, a forked worker scans some of the windows (the splitting,
 # blanking and body look-ups: C-speed work, but per byte) and sends each back as columns;
 # this process reads the others itself and makes every task, from columns for the worker's.
-PARALLEL_MIN = 24 << 20
+# Measured on service dumps cut short: 8 MB 0.20 s against 0.22, 4 MB 0.16 against 0.17 s.
+PARALLEL_MIN = 8 << 20
 # Which windows the worker scans, in a repeating pattern. Applying a scan costs this process
-# about a tenth of reading the window (shallow stacks: 3 ms against 40 ms for a 4 MiB window of
-# 12,000 goroutines), and the worker scans about as fast as this process reads: every other one.
+# about a tenth of reading the window, and the worker scans about as fast as this process
+# reads: every other one.
 WORKER_SHARE = (False, True)
 
 
@@ -1271,7 +1282,7 @@ def parse_buffer(buf: bytes | mmap.mmap, origin: str) -> Snapshot:
     else:
         for cut in _cuts(buf):
             reader.window(buf[start:cut], final=False)
-            _release(buf, cut)
+            _release(buf, start, cut)
             start = cut
     reader.window(buf[start:], final=True)
     return reader.end()
@@ -1289,9 +1300,11 @@ def _can_fork() -> bool:
     return (cpus or 1) >= 2
 
 
-def _worker_windows(count: int) -> Iterator[bool]:
-    share = WORKER_SHARE
-    return (share[index % len(share)] for index in range(count))
+def _shares(buf: bytes | mmap.mmap) -> Iterator[tuple[int, bool]]:
+    """Each window's cut, and whether the worker scans it. Both processes work them out as
+    they go: finding every cut first would map a page around each (64 KiB with the kernel's
+    fault-around), in small windows most of the file at once."""
+    return zip(_cuts(buf), cycle(WORKER_SHARE))
 
 
 def _read_parallel(buf: bytes | mmap.mmap, reader: _FastReader) -> int:
@@ -1300,8 +1313,6 @@ def _read_parallel(buf: bytes | mmap.mmap, reader: _FastReader) -> int:
     The worker is a fork of this process: it maps the same buffer, cuts the same windows and
     scans its share. Should it fail, this process reads the rest of its share itself.
     """
-    cuts = list(_cuts(buf))
-    mine = list(_worker_windows(len(cuts)))
     pid = -1
     try:
         read_fd, write_fd = os.pipe()
@@ -1319,12 +1330,13 @@ def _read_parallel(buf: bytes | mmap.mmap, reader: _FastReader) -> int:
             os.close(read_fd)
             with open(write_fd, "wb") as out:
                 scanner = _FastReader("")
-                start = 0
-                for cut, its in zip(cuts, mine, strict=True):
+                start = released = 0
+                for cut, its in _shares(buf):
                     if its:
                         pickle.dump(scanner.scan(buf[start:cut]), out, pickle.HIGHEST_PROTOCOL)
                         out.flush()
-                        _release(buf, cut)
+                        _release(buf, released, cut)
+                        released = cut
                     start = cut
             status = 0
         finally:
@@ -1335,7 +1347,7 @@ def _read_parallel(buf: bytes | mmap.mmap, reader: _FastReader) -> int:
         inbox = open(read_fd, "rb")  # noqa: SIM115 (closed below)
     try:
         start = 0
-        for cut, its in zip(cuts, mine, strict=True):
+        for cut, its in _shares(buf):
             scan: _Scan | None = None
             if its and inbox is not None:
                 try:
@@ -1347,7 +1359,7 @@ def _read_parallel(buf: bytes | mmap.mmap, reader: _FastReader) -> int:
                 reader.apply(scan, buf, start, cut)
             else:
                 reader.window(buf[start:cut], final=False)
-            _release(buf, cut)
+            _release(buf, start, cut)
             start = cut
         return start
     finally:
