@@ -1,10 +1,10 @@
 """Where the time of reading and showing one Go dump goes, in one process, step by step.
 
 Times (best of 5, cyclic collector off, as when snapdiff reads) the Go reader on the whole
-dump, the C passes every reading makes (decode, argument blanking, splitting into blocks),
-and each per-task step of ``snapdiff show`` on the tasks read: making them from columns,
-grouping, the summaries' profiles, their example ids, and ``diff.show`` in all. What the
-reader costs beyond its C passes is printed per goroutine.
+dump, the C passes every reading makes (decode, argument blanking, splitting into blocks, a
+window at a time), and each per-task step of ``snapdiff show`` on the tasks read: making them
+from columns, grouping, the summaries' profiles, their example ids, and ``diff.show`` in all.
+What the reader costs beyond its C passes is printed per goroutine.
 
     python bench/bench_parse.py --inputs shallow-100000 --keep /tmp/pf/in --no-diff
     python bench/bench_breakdown.py /tmp/pf/in/shallow-100000.txt
@@ -39,9 +39,14 @@ def best(step: Callable[[], Any], repeat: int = 5) -> tuple[float, Any]:
     return least, result
 
 
-def passes(raw: bytes) -> list[str]:
-    text = go_text._decode(raw)
-    return go_text._ARGS.sub(go_text._BLANK_ARGS, text).split("\n\n")
+def passes(raw: bytes) -> int:
+    """The reader's C passes, a window at a time as it cuts them: the number of blocks."""
+    blocks, start = 0, 0
+    for end in [*go_text._cuts(raw), len(raw)]:
+        text = go_text._decode(raw[start:end])
+        blocks += len(go_text._ARGS.sub(go_text._BLANK_ARGS, text).split("\n\n"))
+        start = end
+    return blocks
 
 
 def main() -> None:

@@ -19,6 +19,12 @@ a process that only loads the snapshot file it wrote, ``snapdiff show SNAPSHOT``
     python bench/bench_parse.py                                   # shallow/deep/service 100k, 200k
     python bench/bench_parse.py --inputs shallow-1000000 service-1000000 --repeat 3
     python bench/bench_parse.py --inputs shallow-100000 --keep /tmp/dumps   # keep the files
+
+``--compare NAME=COMMAND`` also times another program on each input in the same run, as a
+whole process (``{input}`` in COMMAND stands for the dump's path): another parser, built
+beside the project, measured on the same files with the same machine load.
+
+    python bench/bench_parse.py --compare 'gostackparse=/tmp/gsp/gsp {input}' --no-diff
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import argparse
 import os
 import random
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -213,15 +220,18 @@ def _load_only(snapshot: Path, checkout: Path | None) -> list[str]:
 
 
 # The least any reader written in Python does with a dump, whatever its design: start the CLI
-# (Python, Typer, the command's imports), read the file, decode it, blank the arguments of every
-# function line with one regex substitution (the reader's own) and split it into blocks. Each
-# step is one call into C over the whole text; no Python code runs per goroutine. A reader in
-# Python cannot beat this.
+# (Python, Typer, the command's imports), map the file and, a window at a time as the reader
+# cuts them, decode it, blank the arguments of every function line with one regex substitution
+# (the reader's own) and split it into blocks. Each step is one call into C over a window; no
+# Python code runs per goroutine. A reader in Python cannot beat this.
 _PASSES = (
-    "import sys; {path}import snapdiff.cli, snapdiff.inputs; "
-    "from snapdiff.sources import go_text as g; "
-    "t = g._decode(open({dump!r}, 'rb').read()); "
-    "g._ARGS.sub(g._BLANK_ARGS, t).split('\\n\\n')"
+    "import sys, mmap, itertools; {path}import snapdiff.cli, snapdiff.inputs; "
+    "from snapdiff.sources import go_text as g\n"
+    "f = open({dump!r}, 'rb')\n"
+    "m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)\n"
+    "s = 0\n"
+    "for e in itertools.chain(g._cuts(m), [len(m)]):\n"
+    "    g._ARGS.sub(g._BLANK_ARGS, g._decode(m[s:e])).split('\\n\\n'); s = e"
 )
 _START = "import sys; {path}import snapdiff.cli, snapdiff.inputs"
 
@@ -251,6 +261,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="make and keep the inputs in this folder")
     parser.add_argument("--no-diff", action="store_true", help="skip the diff and snapshot runs")
+    parser.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="NAME=COMMAND",
+        help="also time COMMAND on each input ({input}: its path), e.g. another parser",
+    )
     parser.add_argument(
         "--checkout",
         type=Path,
@@ -288,6 +305,10 @@ def main() -> None:
             quiet = ["-q", "-f", "json", "-o", os.devnull]
             timing = best([*SNAPDIFF, "show", str(dump), *quiet], args.repeat)
             report(f"show {name}", size, n, timing, floor)
+            for other in args.compare:
+                label, _, command = other.partition("=")
+                cmd = [part.replace("{input}", str(dump)) for part in shlex.split(command)]
+                report(f"{label} {name}", size, n, best(cmd, args.repeat), floor)
             start, passes = _floors(dump, args.checkout, args.repeat)
             mib = size / (1 << 20)
             # Both cores at best: start-up once, the passes shared evenly (a computed bound).
@@ -298,7 +319,7 @@ def main() -> None:
                 f"cores: {shared:.2f} s, {mib / shared:.1f} MiB/s)",
                 flush=True,
             )
-            if size >= 24 << 20:  # go_text.PARALLEL_MIN: the same without the worker process
+            if size >= 8 << 20:  # go_text.PARALLEL_MIN: the same without the worker process
                 one = {**os.environ, "SNAPDIFF_ONE_PROCESS": "1"}
                 timing = best([*SNAPDIFF, "show", str(dump), *quiet], args.repeat, one)
                 report(f"show {name} (1 process)", size, n, timing, floor)
