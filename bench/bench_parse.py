@@ -308,7 +308,11 @@ def main() -> None:
             for other in args.compare:
                 label, _, command = other.partition("=")
                 cmd = [part.replace("{input}", str(dump)) for part in shlex.split(command)]
-                report(f"{label} {name}", size, n, best(cmd, args.repeat), floor)
+                try:
+                    report(f"{label} {name}", size, n, best(cmd, args.repeat), floor)
+                except SystemExit as failed:  # it cannot read this input: say so, go on
+                    said = str(failed).splitlines()
+                    print(f"{label} {name}: failed: {said[1] if len(said) > 1 else ''}")
             start, passes = _floors(dump, args.checkout, args.repeat)
             mib = size / (1 << 20)
             # Both cores at best: start-up once, the passes shared evenly (a computed bound).

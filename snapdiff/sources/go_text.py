@@ -706,7 +706,7 @@ def parse_reference(data: bytes, origin: str, *, keep_locals: bool = False) -> S
 # Bytes of input read, decoded and split at a time (about 5 times that held). Small enough that
 # a window's text, its blanked copy and the substitution's pieces stay in the CPU's cache and
 # in memory the allocators already hold: with 4 MiB windows every window mapped fresh pymalloc
-# arenas and heap (1,000 page faults each, 2 us apiece on this machine) and `show` of 100,000
+# arenas and heap (thousands of page faults, 2 us apiece on this machine) and `show` of 100,000
 # deep stacks took 1.36 s against 1.08 s (docs/performance.md, "Windows").
 WINDOW = 256 << 10
 # A function line's arguments (the last parentheses). Possessive (``*+``): the class holds no
@@ -1377,11 +1377,17 @@ def parse_stream(pieces: Iterable[bytes], origin: str) -> Snapshot:
     pending = bytearray()
     for piece in pieces:
         pending += piece
-        if len(pending) >= WINDOW:
-            cut = _boundary(pending, 0, len(pending))
-            if cut > 0:
-                reader.window(bytes(pending[:cut]), final=False)
-                del pending[:cut]
+        # Windows of about WINDOW bytes, as from a mapped file, whatever the size of a piece.
+        start = 0
+        while len(pending) - start >= WINDOW:
+            cut = _boundary(pending, start, start + WINDOW)
+            if cut <= start:  # one block longer than a window: up to the last blank line
+                cut = _boundary(pending, start, len(pending))
+                if cut <= start:
+                    break  # not one whole block yet
+            reader.window(bytes(pending[start:cut]), final=False)
+            start = cut
+        del pending[:start]
     reader.window(bytes(pending), final=True)
     return reader.end()
 
