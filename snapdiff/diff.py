@@ -26,6 +26,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from heapq import nsmallest
 from operator import attrgetter, is_not
 
 from snapdiff.group import GroupBy, GroupKey, entry_frame, group, is_jvm_stack, site_key
@@ -290,7 +291,9 @@ def _entry_function(by_stack: list[tuple[Task, int]]) -> str:
 
 
 def _example_ids(tasks: Sequence[Task], n: int = 5) -> tuple[int, ...]:
-    return tuple(sorted(filter(_NOT_NONE, map(_ID, tasks)))[:n])
+    """The ``n`` lowest ids: one pass, whatever the order of the dump (sorting a million ids
+    out of order took 0.2 s)."""
+    return tuple(nsmallest(n, filter(_NOT_NONE, map(_ID, tasks))))
 
 
 _NUMBERS = re.compile(r"(\d+)")

@@ -81,3 +81,15 @@ def test_summary_of_shared_labels_and_no_waits() -> None:
     assert summary.labels == (("k", "v"), ("x", "y"))
     assert summary.max_wait_minutes is None
     assert summary.states == (("select", sum(t.count for t in group)),)
+
+
+def test_example_ids_are_the_lowest_whatever_the_order() -> None:
+    """A dump lists goroutines in no promised order (SIGQUIT: the scheduler's), and a thread
+    may have no id: the examples are the lowest ids there are."""
+    key = GroupKey("site", GOROUTINE, "main.spawn", "/s.go", 7)
+    for seed in range(5):
+        group = tasks(seed, 300)
+        random.Random(seed).shuffle(group)
+        group[0] = group[0]._replace(id=None)
+        ids = sorted(t.id for t in group if t.id is not None)
+        assert summarise(key, group).example_ids == tuple(ids[:5])
