@@ -43,6 +43,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import NamedTuple
 
 from _bytecode import compile_package
 
@@ -152,8 +153,15 @@ def service_dump(binary: Path, path: Path, goroutines: int) -> None:
 # ----------------------------------------------------------------------------- timing
 
 
-def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, float]:
-    """(wall seconds, peak RSS in KiB, CPU seconds) of one process."""
+class Measure(NamedTuple):
+    wall: float  # seconds
+    rss: int  # peak RSS in KiB: the process's or a child's (a worker's), whichever is higher
+    cpu: float  # user + system seconds, children included
+    faults: int  # minor page faults, children included
+
+
+def measure(cmd: list[str], env: dict[str, str] | None = None) -> Measure:
+    """One whole process, as ``wait4`` reports it."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     assert proc.stderr is not None
@@ -163,7 +171,13 @@ def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, 
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode not in (0, 5):
         raise SystemExit(f"failed: {' '.join(cmd)}\n{err.decode()}")
-    return wall, usage.ru_maxrss, usage.ru_utime + usage.ru_stime
+    return Measure(wall, usage.ru_maxrss, usage.ru_utime + usage.ru_stime, usage.ru_minflt)
+
+
+def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, float]:
+    """(wall seconds, peak RSS in KiB, CPU seconds) of one process."""
+    wall, rss, cpu, _ = measure(cmd, env)
+    return wall, rss, cpu
 
 
 def best(

@@ -706,8 +706,8 @@ def parse_reference(data: bytes, origin: str, *, keep_locals: bool = False) -> S
 # Bytes of input read, decoded and split at a time (about 5 times that held). Small enough that
 # a window's text, its blanked copy and the substitution's pieces stay in the CPU's cache and
 # in memory the allocators already hold: with 4 MiB windows every window mapped fresh pymalloc
-# arenas and heap (thousands of page faults, 2 us apiece on this machine) and `show` of 100,000
-# deep stacks took 1.36 s against 1.08 s (docs/performance.md, "Windows").
+# arenas and heap, and `show` of 100,000 deep stacks took 256,124 minor page faults against
+# 73,818 (bench/bench_knobs.py; docs/performance.md, "Windows").
 WINDOW = 256 << 10
 # A function line's arguments (the last parentheses). Possessive (``*+``): the class holds no
 # ``)``, so giving characters back can never match, and not trying is 10 to 20 % faster.
@@ -1264,7 +1264,7 @@ def _release(buf: bytes | mmap.mmap, start: int, end: int) -> None:
 # Both cores. From this size on, a forked worker scans some of the windows (the splitting,
 # blanking and body look-ups: C-speed work, but per byte) and sends each back as columns;
 # this process reads the others itself and makes every task, from columns for the worker's.
-# Measured on service dumps cut short: 8 MB 0.20 s against 0.21, 4 MB 0.16 against 0.17 s.
+# Below about 12 MB it gives the same wall time for more CPU (bench/bench_knobs.py --head).
 PARALLEL_MIN = 8 << 20
 # Which windows the worker scans, in a repeating pattern. Applying a scan costs this process
 # about a tenth of reading the window, and the worker scans about as fast as this process
