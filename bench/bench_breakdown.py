@@ -22,6 +22,8 @@ from typing import Any
 
 os.environ["SNAPDIFF_ONE_PROCESS"] = "1"  # the reader's own work, in this process
 
+from _passes import passes
+
 from snapdiff.diff import _example_ids, profile, show
 from snapdiff.group import group
 from snapdiff.model import make_task
@@ -37,16 +39,6 @@ def best(step: Callable[[], Any], repeat: int = 5) -> tuple[float, Any]:
         least = min(least, time.perf_counter() - start)
         gc.enable()
     return least, result
-
-
-def passes(raw: bytes) -> int:
-    """The reader's C passes, a window at a time as it cuts them: the number of blocks."""
-    blocks, start = 0, 0
-    for end in [*go_text._cuts(raw), len(raw)]:
-        text = go_text._decode(raw[start:end])
-        blocks += len(go_text._ARGS.sub(go_text._BLANK_ARGS, text).split("\n\n"))
-        start = end
-    return blocks
 
 
 def main() -> None:

@@ -250,13 +250,11 @@ def _load_only(snapshot: Path, checkout: Path | None) -> list[str]:
 # (the reader's own) and split it into blocks. Each step is one call into C over a window; no
 # Python code runs per goroutine. A reader in Python cannot beat this.
 _PASSES = (
-    "import sys, mmap, itertools; {path}import snapdiff.cli, snapdiff.inputs; "
-    "from snapdiff.sources import go_text as g\n"
+    "import sys, mmap; {path}import snapdiff.cli, snapdiff.inputs\n"
+    "sys.path.insert(0, {bench!r})\n"
+    "from _passes import passes\n"
     "f = open({dump!r}, 'rb')\n"
-    "m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)\n"
-    "s = 0\n"
-    "for e in itertools.chain(g._cuts(m), [len(m)]):\n"
-    "    g._ARGS.sub(g._BLANK_ARGS, g._decode(m[s:e])).split('\\n\\n'); s = e"
+    "passes(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))"
 )
 _START = "import sys; {path}import snapdiff.cli, snapdiff.inputs"
 
@@ -265,7 +263,8 @@ def _floors(dump: Path, checkout: Path | None, repeat: int) -> tuple[float, floa
     """(start-up, start-up + the C passes) of one process, best wall times."""
     path = f"sys.path.insert(0, {str(checkout.resolve())!r}); " if checkout else ""
     start = best([sys.executable, "-c", _START.format(path=path)], repeat)[0]
-    passes = best([sys.executable, "-c", _PASSES.format(path=path, dump=str(dump))], repeat)[0]
+    code = _PASSES.format(path=path, bench=str(Path(__file__).resolve().parent), dump=str(dump))
+    passes = best([sys.executable, "-c", code], repeat)[0]
     return start, passes
 
 
