@@ -5,7 +5,7 @@ from __future__ import annotations
 import mmap
 from itertools import chain
 
-from snapdiff.sources import go_text
+from snapdiff.runtimes.go import go_text
 
 
 def passes(buf: bytes | mmap.mmap) -> int:

@@ -27,7 +27,7 @@ from _passes import passes
 from snapdiff.diff import _example_ids, profile, show
 from snapdiff.group import group
 from snapdiff.model import make_task
-from snapdiff.sources import go_text
+from snapdiff.runtimes.go import go_text
 
 
 def best(step: Callable[[], Any], repeat: int = 5) -> tuple[float, Any]:

@@ -1,7 +1,7 @@
 """`snapdiff show` of one dump under several settings of the Go reader, runs alternating.
 
 A setting is a label and any number of assignments: ``go_text.NAME=VALUE`` sets a constant of
-``snapdiff/sources/go_text.py`` (a Python literal) in the process before the command runs,
+``snapdiff/runtimes/go/go_text.py`` (a Python literal) in the process before the command runs,
 ``env.NAME=VALUE`` puts a variable in its environment. Each round runs every setting once, in
 turn, so that a slow spell of the machine falls on all of them alike. For each setting it
 prints the best and the median wall time, the least CPU time, the highest peak RSS and the
@@ -34,7 +34,7 @@ from bench_parse import Measure, measure
 
 _LAUNCHER = (
     "import sys, runpy\n"
-    "from snapdiff.sources import go_text\n"
+    "from snapdiff.runtimes import go_text\n"
     "for name, value in {assignments!r}:\n"
     "    if not hasattr(go_text, name):\n"
     "        raise SystemExit(f'go_text has no {{name}}')\n"

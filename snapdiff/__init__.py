@@ -1,7 +1,7 @@
 """snapdiff: find the creation sites that leak goroutines, threads and tasks.
 
 The library knows nothing about terminals: read a dump into a :class:`Snapshot`
-(:func:`snapdiff.sources.load`), group it (:mod:`snapdiff.group`), diff two
+(:func:`snapdiff.inputs.load`), group it (:mod:`snapdiff.group`), diff two
 (:mod:`snapdiff.diff`) and render (:mod:`snapdiff.render`).
 """
 

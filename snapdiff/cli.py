@@ -470,10 +470,10 @@ def formats_cmd(
 ) -> None:
     """List the input formats snapdiff reads (each is detected by content)."""
     with handle_errors():
-        from snapdiff import sources, store
+        from snapdiff import runtimes, store
         from snapdiff.output import write_bytes
 
-        rows = [(s.name, s.description) for s in sources.SOURCES.values()]
+        rows = [(s.name, s.description) for s in runtimes.SOURCES.values()]
         rows.append((store.FORMAT, "snapdiff snapshot file (snapdiff convert), .json or .json.gz"))
         if fmt is Format.json:
             import orjson

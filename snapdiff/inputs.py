@@ -11,10 +11,10 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import replace
 
-from snapdiff import sources, store
+from snapdiff import runtimes, store
 from snapdiff.errors import InputError
 from snapdiff.model import Snapshot
-from snapdiff.sources import go_text
+from snapdiff.runtimes.go import go_text
 
 # What the readers are given: bytes, or a file mapped in memory (sliced into bytes as needed).
 Buffer = bytes | mmap.mmap
@@ -127,9 +127,9 @@ def parse_buffer(
 def _parse_buffer(buf: Buffer, origin: str, source: str | None, keep_locals: bool) -> Snapshot:
     if buf[:2] == GZIP_MAGIC:
         return _parse_gzip(buf, origin, source, keep_locals)
-    if _is_blank(buf[: sources.SNIFF_BYTES]) and _is_blank(buf):
+    if _is_blank(buf[: runtimes.SNIFF_BYTES]) and _is_blank(buf):
         raise InputError(f"{origin}: empty input: no dump to read")
-    head = buf[: sources.SNIFF_BYTES]
+    head = buf[: runtimes.SNIFF_BYTES]
     reader = _reader(head, origin, source)
     if reader is None:
         snap = store.loads(buf[:], origin)
@@ -147,13 +147,13 @@ def _parse_gzip(buf: Buffer, origin: str, source: str | None, keep_locals: bool)
     start = bytearray()
     for piece in pieces:
         start += piece
-        if len(start) >= sources.SNIFF_BYTES and start.strip():
+        if len(start) >= runtimes.SNIFF_BYTES and start.strip():
             break
     if not start and not state.complete:
         raise InputError(f"{origin}: damaged or cut gzip data: nothing could be decompressed")
     if not start.strip():
         raise InputError(f"{origin}: empty input: no dump to read")
-    head = bytes(start[: sources.SNIFF_BYTES])
+    head = bytes(start[: runtimes.SNIFF_BYTES])
     reader = _reader(head, origin, source)
     if reader is not None and reader.name == go_text.NAME:
         stream = itertools.chain((bytes(start),), pieces)
@@ -173,11 +173,11 @@ def _parse_gzip(buf: Buffer, origin: str, source: str | None, keep_locals: bool)
     return snap
 
 
-def _reader(head: bytes, origin: str, source: str | None) -> sources.Source | None:
+def _reader(head: bytes, origin: str, source: str | None) -> runtimes.Source | None:
     """The reader for an input starting with ``head``; None for a snapshot file."""
     if source == store.FORMAT or (source is None and store.is_snapshot(head)):
         return None
-    reader = sources.get(source) if source else sources.detect(head)
+    reader = runtimes.get(source) if source else runtimes.detect(head)
     if reader is None:
         raise InputError(
             f"{origin}: not a dump snapdiff recognises ({_describe(head)}); "
@@ -186,7 +186,7 @@ def _reader(head: bytes, origin: str, source: str | None) -> sources.Source | No
     return reader
 
 
-def _checked(snap: Snapshot, reader: sources.Source) -> Snapshot:
+def _checked(snap: Snapshot, reader: runtimes.Source) -> Snapshot:
     if not snap.tasks:
         raise InputError(
             f"{snap.source.origin}: read as {reader.name} but found no tasks in it"

@@ -29,7 +29,8 @@ from snapdiff.errors import InputError
 from snapdiff.group import GroupBy, group
 from snapdiff.inputs import parse_bytes
 from snapdiff.model import ASYNCIO_TASK, Frame, Snapshot
-from snapdiff.sources import aiomonitor_json, detect
+from snapdiff.runtimes import detect
+from snapdiff.runtimes.python import aiomonitor_json
 from tests.conftest import PY_DUMPS, SAMPLES
 
 DUMPS = PY_DUMPS / "aiomonitor"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from snapdiff import __version__, sources
+from snapdiff import __version__, runtimes
 from snapdiff.cli import app
 from tests.conftest import GO_DUMPS, PY_DUMPS, ROOT
 
@@ -303,10 +303,10 @@ def test_convert_never_overwrites(tmp_path: Path) -> None:
 def test_formats_lists_every_source() -> None:
     code, out, _ = run("formats")
     assert code == 0
-    for name in sources.SOURCES:
+    for name in runtimes.SOURCES:
         assert re.search(rf"^{re.escape(name)}\s", out, re.M), name
     code, out, _ = run("formats", "-f", "json")
-    assert {d["name"] for d in json.loads(out)} >= set(sources.SOURCES)
+    assert {d["name"] for d in json.loads(out)} >= set(runtimes.SOURCES)
 
 
 def test_version() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import typer
 
-from snapdiff import sources, store
+from snapdiff import runtimes, store
 from snapdiff.cli import app
 from tests.conftest import ROOT
 
@@ -90,7 +90,7 @@ def test_every_option_is_documented_by_hand(option):
 
 def test_every_input_format_is_in_formats_md():
     text = (DOCS / "formats.md").read_text(encoding="utf-8")
-    for name in [*sources.SOURCES, store.FORMAT]:
+    for name in [*runtimes.SOURCES, store.FORMAT]:
         assert f"`{name}`" in text, f"docs/formats.md does not describe {name}"
 
 

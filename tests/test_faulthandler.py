@@ -23,7 +23,8 @@ from snapdiff.errors import InputError
 from snapdiff.group import name_pattern, site_key
 from snapdiff.inputs import load, parse_bytes
 from snapdiff.model import FLAG_ELIDED, FLAG_NO_STACK, FLAG_PARTIAL, Snapshot
-from snapdiff.sources import SOURCES, detect, faulthandler_text
+from snapdiff.runtimes import SOURCES, detect
+from snapdiff.runtimes.python import faulthandler_text
 from tests.conftest import GO_DUMPS, PY_DUMPS
 
 FH = PY_DUMPS / "faulthandler"

@@ -9,7 +9,8 @@ import pytest
 
 from snapdiff.inputs import parse_bytes
 from snapdiff.model import Frame, Snapshot
-from snapdiff.sources import detect, go_debug1
+from snapdiff.runtimes import detect
+from snapdiff.runtimes.go import go_debug1
 from tests.conftest import GO_DUMPS, upstream
 
 FETCH = (("handler", "/api/v1/items"), ("tenant", "acme"))

@@ -28,7 +28,8 @@ from snapdiff.diff import diff
 from snapdiff.errors import InputError
 from snapdiff.inputs import load, parse_bytes
 from snapdiff.model import FLAG_LEAKED, FLAG_NO_STACK, Frame, Snapshot
-from snapdiff.sources import SNIFF_BYTES, detect, go_pprof
+from snapdiff.runtimes import SNIFF_BYTES, detect
+from snapdiff.runtimes.go import go_pprof
 from tests.conftest import GO_DUMPS, PY_DUMPS, ROOT, UPSTREAM
 from tests.httpserver import (
     DumpServer,
@@ -158,7 +159,7 @@ def test_inlined_calls_are_frames_innermost_first() -> None:
     # waitRead is inlined into Accept: one location (one address) with two lines.
     assert main.frames[4].location() == "internal/poll/fd_poll_runtime.go:89"
     assert main.frames[5].file == "internal/poll/fd_unix.go"
-    from snapdiff.sources.pprof import profile_pb2
+    from snapdiff.runtimes.go.pprof import profile_pb2
 
     profile = profile_pb2.Profile.FromString(raw(GO_DUMPS / "go1.27" / "t0.debug0.pb.gz"))
     names = {f.id: profile.string_table[f.name] for f in profile.function}
@@ -400,13 +401,13 @@ def test_crlf_translation_damages_but_never_crashes() -> None:
 
 
 def _profile(**fields: object) -> bytes:
-    from snapdiff.sources.pprof import profile_pb2
+    from snapdiff.runtimes.go.pprof import profile_pb2
 
     return bytes(profile_pb2.Profile(**fields).SerializeToString())
 
 
 def _goroutine_profile(samples: list[dict[str, object]], **extra: object) -> bytes:
-    from snapdiff.sources.pprof import profile_pb2
+    from snapdiff.runtimes.go.pprof import profile_pb2
 
     strings = ["", "goroutine", "count", "main.f", "f.go", "bytes", "size", "k", "v"]
     return _profile(
@@ -434,7 +435,7 @@ def test_no_samples_says_so() -> None:
 
 
 def test_hand_made_profile_numeric_labels_addresses_and_unknown_locations() -> None:
-    from snapdiff.sources.pprof import profile_pb2
+    from snapdiff.runtimes.go.pprof import profile_pb2
 
     data = _goroutine_profile(
         [
@@ -462,7 +463,7 @@ def test_hand_made_profile_numeric_labels_addresses_and_unknown_locations() -> N
 
 
 def test_profile_without_goroutine_sample_type() -> None:
-    from snapdiff.sources.pprof import profile_pb2
+    from snapdiff.runtimes.go.pprof import profile_pb2
 
     data = _profile(
         sample_type=[profile_pb2.ValueType(type=1, unit=2)],
@@ -544,7 +545,7 @@ def test_cli_capture_debug0_then_diff(dump_server: DumpServer, tmp_path: Path) -
 def _hostile_profile(new: bool, when: int) -> bytes:
     """A goroutine profile whose names, files and labels carry test_injection's payloads;
     with ``new``, every site has three goroutines more."""
-    from snapdiff.sources.pprof import profile_pb2
+    from snapdiff.runtimes.go.pprof import profile_pb2
 
     strings = ["", "goroutine", "count", "handler"]
 
@@ -635,11 +636,11 @@ def test_protobuf_is_imported_only_for_this_format() -> None:
 
 
 def test_generated_module_matches_the_proto() -> None:
-    # profile_pb2.py is generated from profile.proto (snapdiff/sources/pprof/regen.sh): every
+    # profile_pb2.py is generated from profile.proto (snapdiff/runtimes/go/pprof/regen.sh): every
     # message and field declared in the proto, with its number, is in the generated module.
-    from snapdiff.sources.pprof import profile_pb2
+    from snapdiff.runtimes.go.pprof import profile_pb2
 
-    proto = (ROOT / "snapdiff" / "sources" / "pprof" / "profile.proto").read_text()
+    proto = (ROOT / "snapdiff" / "runtimes" / "go" / "pprof" / "profile.proto").read_text()
     body = re.sub(r"//[^\n]*", "", proto)
     declared = {
         message: {

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from snapdiff.errors import InputError
 from snapdiff.inputs import parse_bytes
 from snapdiff.model import Snapshot
-from snapdiff.sources import go_debug1, go_text
+from snapdiff.runtimes.go import go_debug1, go_text
 from tests.conftest import GO_DUMPS, UPSTREAM
 
 SAMPLE_FILES = sorted(p for p in GO_DUMPS.glob("go1.*/*.txt"))

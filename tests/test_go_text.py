@@ -13,7 +13,8 @@ import pytest
 from snapdiff.errors import InputError
 from snapdiff.inputs import parse_bytes
 from snapdiff.model import Frame, Snapshot, Task
-from snapdiff.sources import detect, go_text
+from snapdiff.runtimes import detect
+from snapdiff.runtimes.go import go_text
 from tests.conftest import GO_DUMPS, upstream
 
 

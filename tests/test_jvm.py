@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from snapdiff import sources
+from snapdiff import runtimes
 from snapdiff.cli import app
 from snapdiff.diff import diff
 from snapdiff.errors import InputError, ParseError
@@ -318,7 +318,7 @@ OTHER_FILES = sorted(
 
 @pytest.mark.parametrize("path", JVM_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_jvm_dumps_are_detected_as_theirs(path):
-    head = raw(path)[: sources.SNIFF_BYTES]
+    head = raw(path)[: runtimes.SNIFF_BYTES]
     expected = (
         "spring-threaddump"
         if "actuator" in path.name
@@ -326,14 +326,14 @@ def test_jvm_dumps_are_detected_as_theirs(path):
         if ".json" in path.name
         else "jvm-text"
     )
-    assert sources.detect(head).name == expected
+    assert runtimes.detect(head).name == expected
 
 
 @pytest.mark.parametrize("path", OTHER_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_jvm_readers_take_no_go_or_python_dump(path):
-    head = path.read_bytes()[: sources.SNIFF_BYTES]
+    head = path.read_bytes()[: runtimes.SNIFF_BYTES]
     for name in ("jvm-text", "jvm-json", "spring-threaddump"):
-        assert not sources.SOURCES[name].sniff(head)
+        assert not runtimes.SOURCES[name].sniff(head)
 
 
 # --- damaged and odd input -------------------------------------------------------------------

@@ -31,7 +31,8 @@ from snapdiff.errors import InputError
 from snapdiff.group import GroupBy, key_for, site_key
 from snapdiff.inputs import load, parse_bytes
 from snapdiff.model import LIBUV_HANDLE, THREAD, Snapshot
-from snapdiff.sources import detect, node_report
+from snapdiff.runtimes import detect
+from snapdiff.runtimes.node import node_report
 from tests.conftest import GO_DUMPS, PY_DUMPS, SAMPLES
 
 NODE_DUMPS = SAMPLES / "node" / "dumps" / "node20"

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from snapdiff.inputs import load
 from snapdiff.model import Snapshot
-from snapdiff.sources import go_text
+from snapdiff.runtimes.go import go_text
 from tests.conftest import GO_DUMPS, upstream
 from tests.test_perf_equivalence import (
     SAMPLE_FILES,

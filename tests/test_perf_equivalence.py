@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from snapdiff.errors import InputError
 from snapdiff.inputs import load, parse_bytes
 from snapdiff.model import Snapshot
-from snapdiff.sources import go_text
+from snapdiff.runtimes.go import go_text
 from tests.conftest import GO_DUMPS, UPSTREAM, upstream
 
 SAMPLE_FILES = sorted(GO_DUMPS.glob("go1.*/*.txt"))

@@ -22,7 +22,8 @@ from jsonschema import Draft202012Validator
 from snapdiff import probe
 from snapdiff.diff import diff
 from snapdiff.model import ASYNCIO_TASK, THREAD
-from snapdiff.sources import detect, probe_json
+from snapdiff.runtimes import detect
+from snapdiff.runtimes.python import probe_json
 
 HERE = Path(__file__).resolve()
 SECRET = "hunter2-probe-secret-not-real"

@@ -19,7 +19,8 @@ import pytest
 from snapdiff.diff import diff
 from snapdiff.model import Snapshot
 from snapdiff.render.json import diff_document
-from snapdiff.sources import detect, probe_json
+from snapdiff.runtimes import detect
+from snapdiff.runtimes.python import probe_json
 from tests.conftest import SAMPLES
 
 pytestmark = pytest.mark.slow

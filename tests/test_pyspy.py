@@ -22,7 +22,8 @@ from snapdiff.diff import diff
 from snapdiff.group import entry_frame, is_native, site_key
 from snapdiff.inputs import load, parse_bytes
 from snapdiff.model import FLAG_ACTIVE, FLAG_OWNS_GIL, Snapshot
-from snapdiff.sources import detect, pyspy_json, pyspy_text
+from snapdiff.runtimes import detect
+from snapdiff.runtimes.python import pyspy_json, pyspy_text
 from tests.conftest import PY_DUMPS
 
 VERSIONS = ("py3.9", "py3.11", "py3.12", "py3.13")

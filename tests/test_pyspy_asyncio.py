@@ -19,8 +19,9 @@ from snapdiff.errors import InputError
 from snapdiff.group import GroupBy, group
 from snapdiff.inputs import parse_bytes
 from snapdiff.model import ASYNCIO_TASK, THREAD, Frame, Snapshot
-from snapdiff.sources import detect, pyspy_asyncio_json, pyspy_json
-from snapdiff.sources.pyspy_asyncio_json import creation_site
+from snapdiff.runtimes import detect
+from snapdiff.runtimes.python import pyspy_asyncio_json, pyspy_json
+from snapdiff.runtimes.python.pyspy_asyncio_json import creation_site
 from tests.conftest import PY_DUMPS, SAMPLES
 
 DUMPS = PY_DUMPS / "py-spy-asyncio"

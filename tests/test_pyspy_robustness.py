@@ -22,7 +22,7 @@ from snapdiff.errors import InputError
 from snapdiff.group import site_key
 from snapdiff.inputs import parse_bytes
 from snapdiff.model import FLAG_PARTIAL, Snapshot
-from snapdiff.sources import detect
+from snapdiff.runtimes import detect
 from tests.conftest import PY_DUMPS
 
 VERSIONS = ("py3.9", "py3.11", "py3.12", "py3.13")

@@ -29,7 +29,8 @@ from snapdiff.errors import InputError
 from snapdiff.group import entry_frame, is_native, site_key
 from snapdiff.inputs import load, parse_bytes
 from snapdiff.model import FLAG_NO_STACK, FLAG_OWNS_GIL, FLAG_PARTIAL, Snapshot
-from snapdiff.sources import SOURCES, detect, pystack_text
+from snapdiff.runtimes import SOURCES, detect
+from snapdiff.runtimes.python import pystack_text
 from tests.conftest import GO_DUMPS, PY_DUMPS, SAMPLES
 
 PS = PY_DUMPS / "pystack"

@@ -40,7 +40,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
-from snapdiff import __version__, sources
+from snapdiff import __version__, runtimes
 from snapdiff.capture import Captured, Stopwatch
 from snapdiff.errors import CaptureError, UsageError
 
@@ -790,7 +790,7 @@ def _is_html(data: bytes, content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
     if media in ("text/html", "application/xhtml+xml"):
         # Only when no reader knows it: a dump served with the wrong type is still a dump.
-        return sources.detect(data[: sources.SNIFF_BYTES]) is None
+        return runtimes.detect(data[: runtimes.SNIFF_BYTES]) is None
     return False
 
 

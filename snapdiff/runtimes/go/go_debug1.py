@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 
 from snapdiff.model import FLAG_LEAKED, FLAG_PARTIAL, GOROUTINE, Frame, Snapshot, SourceInfo, Task
-from snapdiff.sources.go_text import go_unquote
+from snapdiff.runtimes.go.go_text import go_unquote
 
 NAME = "go-goroutine-debug1"
 DESCRIPTION = "Go aggregated goroutine profile: pprof goroutine?debug=1 (counts per stack, no ids)"

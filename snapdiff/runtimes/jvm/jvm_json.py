@@ -42,7 +42,7 @@ import orjson
 
 from snapdiff.errors import InputError
 from snapdiff.model import THREAD, Frame, Snapshot, SourceInfo, Task, new_task
-from snapdiff.sources.jvm_text import parse_frame
+from snapdiff.runtimes.jvm.jvm_text import parse_frame
 
 NAME = "jvm-json"
 DESCRIPTION = "jcmd Thread.dump_to_file -format=json: JVM threads by container (JDK 21+)"

@@ -15,7 +15,8 @@
 Without ``--asyncio`` the fork prints py-spy's own array of threads (read as ``pyspy-json``).
 Frames have py-spy's shape (``name``, ``filename``, ``short_filename``, ``line``, ``locals``).
 
-Threads are read as :mod:`snapdiff.sources.pyspy_json` reads them (its functions, not a copy).
+Threads are read as :mod:`snapdiff.runtimes.python.pyspy_json` reads them (its functions, not
+a copy).
 Each asyncio task: ``task_id`` (hex address) as the id, ``name``, ``state`` (``pending``,
 ``finished``, ...: kept as given; finished tasks are listed unless ``--asyncio-hide-finished``),
 ``frames`` (the coroutine chain, **innermost first**, as for threads) and
@@ -47,9 +48,9 @@ from typing import Any
 
 from snapdiff.errors import InputError
 from snapdiff.model import ASYNCIO_TASK, Frame, Snapshot, SourceInfo, Task
-from snapdiff.sources.aiomonitor_json import load_object
-from snapdiff.sources.pyspy_json import _int, frame_notes
-from snapdiff.sources.pyspy_json import _thread as pyspy_thread
+from snapdiff.runtimes.python.aiomonitor_json import load_object
+from snapdiff.runtimes.python.pyspy_json import _int, frame_notes
+from snapdiff.runtimes.python.pyspy_json import _thread as pyspy_thread
 
 NAME = "py-spy-asyncio-json"
 DESCRIPTION = (

@@ -38,8 +38,8 @@ from typing import Any
 
 from snapdiff.errors import InputError
 from snapdiff.model import FLAG_DAEMON, THREAD, Frame, Snapshot, SourceInfo, Task, new_task
-from snapdiff.sources.jvm_json import load
-from snapdiff.sources.jvm_text import clean_function
+from snapdiff.runtimes.jvm.jvm_json import load
+from snapdiff.runtimes.jvm.jvm_text import clean_function
 
 NAME = "spring-threaddump"
 DESCRIPTION = (

@@ -174,7 +174,7 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
     # Imported here, so that other formats and ``snapdiff --version`` do not load protobuf.
     from google.protobuf.message import DecodeError
 
-    from snapdiff.sources.pprof import profile_pb2
+    from snapdiff.runtimes.go.pprof import profile_pb2
 
     warnings: list[str] = []
     truncated = False

@@ -57,7 +57,7 @@ from snapdiff.model import (
     SourceInfo,
     Task,
 )
-from snapdiff.sources.pyspy_json import frame_notes
+from snapdiff.runtimes.python.pyspy_json import frame_notes
 
 NAME = "pyspy-text"
 DESCRIPTION = "py-spy dump text output: Python threads, with or without --locals and --native"

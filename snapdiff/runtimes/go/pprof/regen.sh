@@ -14,16 +14,16 @@
 # refuses runtimes older than itself, so keep this version.
 #
 # The proto is compiled from the repository root so that it registers as
-# "snapdiff/sources/pprof/profile.proto" in protobuf's default pool, a name no
+# "snapdiff/runtimes/go/pprof/profile.proto" in protobuf's default pool, a name no
 # other package will use.
 #
-# Usage (from anywhere):   snapdiff/sources/pprof/regen.sh
+# Usage (from anywhere):   snapdiff/runtimes/go/pprof/regen.sh
 # Needs a Python with grpcio-tools==1.50.0 installed; a throwaway venv will do:
 #   python -m venv /tmp/protoc-env && /tmp/protoc-env/bin/pip install grpcio-tools==1.50.0
-#   PYTHON=/tmp/protoc-env/bin/python snapdiff/sources/pprof/regen.sh
+#   PYTHON=/tmp/protoc-env/bin/python snapdiff/runtimes/go/pprof/regen.sh
 set -euo pipefail
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../../.." && pwd)"
 python="${PYTHON:-python}"
 want="libprotoc 3.21.6"
 have="$("$python" -m grpc_tools.protoc --version)"
@@ -32,5 +32,5 @@ if [[ "$have" != "$want" ]]; then
     exit 1
 fi
 cd "$root"
-"$python" -m grpc_tools.protoc -I. --python_out=. snapdiff/sources/pprof/profile.proto
-echo "wrote snapdiff/sources/pprof/profile_pb2.py"
+"$python" -m grpc_tools.protoc -I. --python_out=. snapdiff/runtimes/go/pprof/profile.proto
+echo "wrote snapdiff/runtimes/go/pprof/profile_pb2.py"

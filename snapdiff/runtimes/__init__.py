@@ -12,21 +12,17 @@ from types import ModuleType
 
 from snapdiff.errors import UsageError
 from snapdiff.model import Snapshot
-from snapdiff.sources import (
+from snapdiff.runtimes.go import go_debug1, go_pprof, go_text
+from snapdiff.runtimes.jvm import jvm_json, jvm_text, spring_threaddump
+from snapdiff.runtimes.node import node_report
+from snapdiff.runtimes.python import (
     aiomonitor_json,
     faulthandler_text,
-    go_debug1,
-    go_pprof,
-    go_text,
-    jvm_json,
-    jvm_text,
-    node_report,
     probe_json,
     pyspy_asyncio_json,
     pyspy_json,
     pyspy_text,
     pystack_text,
-    spring_threaddump,
 )
 
 SNIFF_BYTES = 256 * 1024

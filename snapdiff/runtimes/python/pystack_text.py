@@ -54,7 +54,7 @@ from snapdiff.model import (
     SourceInfo,
     Task,
 )
-from snapdiff.sources.pyspy_json import frame_notes
+from snapdiff.runtimes.python.pyspy_json import frame_notes
 
 NAME = "pystack-text"
 DESCRIPTION = "pystack remote/core text output: Python threads, with or without --locals, --native"

@@ -1,0 +1,1 @@
+"""Go: goroutine dumps (full stacks, debug=1 aggregates, pprof protobuf)."""

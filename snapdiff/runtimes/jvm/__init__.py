@@ -1,0 +1,1 @@
+"""The JVM: jstack/jcmd text, jcmd JSON, Spring Boot actuator."""

@@ -1,0 +1,1 @@
+"""Python: py-spy, the probe, aiomonitor, py-spy-asyncio, faulthandler, pystack."""
