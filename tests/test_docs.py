@@ -129,3 +129,45 @@ def test_schemas_named_in_the_docs_exist():
     text = _handwritten()
     for name in re.findall(r"snapdiff/schemas/([\w.-]+\.json)", text):
         assert (ROOT / "snapdiff" / "schemas" / name).exists(), name
+
+
+# ``pip install snapdiff`` / ``pipx install 'snapdiff[plot]'`` / ``uv pip install -U snapdiff``: a
+# requirement named snapdiff, which the package index resolves to an unrelated project's code.
+_INDEX_INSTALL = re.compile(
+    r"\b(?:pip3?|pipx|uv(?: pip| tool)?|poetry|pdm)\s+(?:install|add)\b"
+    r"(?:\s+-{1,2}[\w-]+(?:[= ](?!snapdiff)\S+)?)*\s+['\"]?snapdiff(?:\[[\w,]+\])?(?:[=<>~!]=?[\w.]+)?['\"]?(?=\s|$|&|;|\)|`)",
+    re.I,
+)
+
+
+def _every_doc() -> list[Path]:
+    return [ROOT / "README.md", *sorted(DOCS.rglob("*.md")), *sorted(ROOT.glob("samples/**/*.md"))]
+
+
+def test_no_doc_installs_snapdiff_from_the_package_index_by_name():
+    """On the package index the name snapdiff is an unrelated project: a doc that says to
+    install it by name puts a stranger's code on the user's machine (or production pod)."""
+    found = [
+        f"{page.relative_to(ROOT)}: {m.group(0)!r}"
+        for page in _every_doc()
+        for m in _INDEX_INSTALL.finditer(page.read_text(encoding="utf-8"))
+    ]
+    assert not found, found
+
+
+@pytest.mark.parametrize(
+    ("line", "bad"),
+    [
+        ("sh -c 'pip install -q snapdiff && snapdiff capture --pid 1'", True),
+        ("pip install snapdiff", True),
+        ("pip3 install -U 'snapdiff[plot]'", True),
+        ("pipx install snapdiff==0.1.0", True),
+        ("uv tool install snapdiff", True),
+        ("pip install -q /dist/snapdiff-0.1.0-py3-none-any.whl", False),
+        ("pip install -e '.[plot]'", False),
+        ("pipx install git+https://example.org/snapdiff.git", False),
+        ("pip install matplotlib", False),
+    ],
+)
+def test_the_index_install_check_tells_them_apart(line, bad):
+    assert bool(_INDEX_INSTALL.search(line)) is bad
