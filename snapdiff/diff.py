@@ -299,9 +299,13 @@ def _example_ids(tasks: Sequence[Task], n: int = 5) -> tuple[int, ...]:
 _NUMBERS = re.compile(r"(\d+)")
 
 
-def _natural(name: str) -> list[int | str]:
-    """``pool-9-thread-1`` before ``pool-10-thread-1``: numbers in names compare as numbers."""
-    return [int(p) if i % 2 else p for i, p in enumerate(_NUMBERS.split(name))]
+def _natural(name: str) -> list[tuple[int, str] | str]:
+    """``pool-9-thread-1`` before ``pool-10-thread-1``: numbers in names compare as numbers
+    (by length without leading zeros, then digits: no ``int()``, which refuses 4,301 digits)."""
+    return [
+        (len(p.lstrip("0")), p.lstrip("0")) if i % 2 else p
+        for i, p in enumerate(_NUMBERS.split(name))
+    ]
 
 
 def _example_names(kind: str, tasks: Sequence[Task], n: int = 3) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import replace
 
-from snapdiff import runtimes, store
+from snapdiff import limits, runtimes, store
 from snapdiff.errors import InputError
 from snapdiff.model import Snapshot
 from snapdiff.runtimes.go import go_text
@@ -192,7 +192,7 @@ def _checked(snap: Snapshot, reader: runtimes.Source) -> Snapshot:
             f"{snap.source.origin}: read as {reader.name} but found no tasks in it"
             + (f" ({snap.warnings[0]})" if snap.warnings else "")
         )
-    return snap
+    return limits.bounded(snap)
 
 
 def load(path: str, source: str | None = None, *, keep_locals: bool = False) -> Snapshot:

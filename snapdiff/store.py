@@ -36,7 +36,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from snapdiff import __version__
+from snapdiff import __version__, limits, schema_check
 from snapdiff.errors import InputError
 from snapdiff.model import Frame, Snapshot, SourceInfo, Task, make_task, new_task
 
@@ -69,6 +69,10 @@ _FLAGS = attrgetter("flags")
 _COUNT = attrgetter("count")
 # A column is written as runs when that takes at most this share of the tasks.
 _RUNS_AT_MOST = 0.25
+# The most task rows a file of N bytes may expand to: FEW_ROWS, and beyond that two bytes a row
+# (the id column alone takes that much: ids differ from task to task, so they are not runs).
+# A 670-byte file whose runs claim 10^8 tasks is refused before anything is expanded.
+FEW_ROWS = 1 << 20
 
 
 @contextmanager
@@ -207,7 +211,9 @@ def loads(data: bytes, origin: str) -> Snapshot:
         except orjson.JSONDecodeError as exc:
             raise InputError(f"{origin}: not a valid snapshot file: {exc}") from None
         try:
-            return decode(doc, origin)
+            return decode(doc, origin, size=len(data))
+        except schema_check.SchemaMismatch as exc:
+            raise InputError(f"{origin}: snapshot file is damaged: {exc}") from None
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise InputError(
                 f"{origin}: snapshot file is damaged or of another version: "
@@ -299,15 +305,26 @@ def _lookup(table: list[Any], *, nullable: bool, empty: Any = None) -> dict[Any,
     return lookup
 
 
-def decode(doc: Any, origin: str) -> Snapshot:
+def decode(doc: Any, origin: str, *, size: int | None = None) -> Snapshot:
+    """The snapshot a file's document holds. The document is first checked against the types
+    of its version's JSON Schema (the columns in bulk, below); ``size``, the file's length in
+    bytes, bounds how many task rows it may expand to (:data:`FEW_ROWS`)."""
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise InputError(f"{origin}: not a snapdiff snapshot file")
     version = doc.get("version")
-    if version not in READS:
+    if type(version) is not int or version not in READS:
         raise InputError(
             f"{origin}: snapshot file version {version!r}; this snapdiff reads versions "
             + " and ".join(map(str, READS))
         )
+    schema_check.check(doc, f"snapshot-v{version}", skip=frozenset({"columns"}))
+    if version == 2 and size is not None:
+        rows = doc["task_count"]
+        if rows > FEW_ROWS + size // 2:
+            raise InputError(
+                f"{origin}: snapshot file claims {rows:,} tasks, more than its "
+                f"{size:,} bytes can hold"
+            )
     fields = doc["task_fields"]
     if list(fields) != list(TASK_FIELDS):
         raise InputError(f"{origin}: snapshot file has unknown task fields {fields!r}")
@@ -320,7 +337,6 @@ def decode(doc: Any, origin: str) -> Snapshot:
     tables = _Tables(kinds, frames, stacks, states, labelsets, flagsets)
     tasks = _tasks_v1(doc["tasks"], tables) if version == 1 else _tasks_v2(doc, tables)
     for n, fi, name, value in doc.get("locals", ()):
-        n = int(n)
         kept = (*tasks[n].locals, (int(fi), _str(name), _str(value)))
         tasks[n] = tasks[n]._replace(locals=kept)
     src = doc["source"]
@@ -334,13 +350,14 @@ def decode(doc: Any, origin: str) -> Snapshot:
         host=src.get("host"),
         capture=tuple((_str(k), _str(v)) for k, v in src.get("capture") or ()),
     )
-    return Snapshot(
+    snap = Snapshot(
         source=source,
         tasks=tuple(tasks),
         warnings=tuple(_str(w) for w in doc.get("warnings", ())),
-        truncated=bool(doc.get("truncated", False)),
-        skipped_lines=int(doc.get("skipped_lines", 0)),
+        truncated=doc.get("truncated", False) is True,
+        skipped_lines=doc.get("skipped_lines", 0),
     )
+    return limits.bounded(snap)
 
 
 class _Tables(NamedTuple):

@@ -135,7 +135,9 @@ def test_schemas_named_in_the_docs_exist():
 # requirement named snapdiff, which the package index resolves to an unrelated project's code.
 _INDEX_INSTALL = re.compile(
     r"\b(?:pip3?|pipx|uv(?: pip| tool)?|poetry|pdm)\s+(?:install|add)\b"
-    r"(?:\s+-{1,2}[\w-]+(?:[= ](?!snapdiff)\S+)?)*\s+['\"]?snapdiff(?:\[[\w,]+\])?(?:[=<>~!]=?[\w.]+)?['\"]?(?=\s|$|&|;|\)|`)",
+    r"(?:\s+-{1,2}[\w-]+(?:[= ](?!snapdiff)\S+)?)*"  # options
+    r"\s+['\"]?snapdiff(?:\[[\w,]+\])?(?:[=<>~!]=?[\w.]+)?['\"]?"  # the name, extras, version
+    r"(?=\s|$|&|;|\)|`)",
     re.I,
 )
 

@@ -1,8 +1,8 @@
 """``trend --plot``: counts over time of the top groups, as PNG or SVG, with matplotlib.
 
-matplotlib is an optional extra (``pip install matplotlib``; ``.[plot]`` in a checkout), imported only here and only
-when a plot is asked for. Labels are the groups' names as plain text (math text is off), so
-nothing from a dump is interpreted.
+matplotlib is an optional extra (``pip install matplotlib``; ``.[plot]`` in a checkout), imported
+only here and only when a plot is asked for. Labels are the groups' names as plain text (math
+text is off), so nothing from a dump is interpreted.
 """
 
 from __future__ import annotations

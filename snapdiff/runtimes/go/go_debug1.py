@@ -34,10 +34,11 @@ DESCRIPTION = "Go aggregated goroutine profile: pprof goroutine?debug=1 (counts 
 _SNIFF = re.compile(rb"^(?:goroutine|goroutineleak) profile: total [0-9]{1,20}[ \t\r]*$", re.M)
 _TOTAL = re.compile(r"(\w+) profile: total ([0-9]{1,20})[ \t]*$")
 _RECORD = re.compile(r"([0-9]{1,20}) @(?: 0x[0-9a-fA-F]+)*[ \t]*$")
-_FRAME = re.compile(
-    r"#[ \t]+(0x[0-9a-fA-F]+)"
-    r"(?:[ \t]+([^\t]*?)\+0x[0-9a-fA-F]+[ \t]+([^\t]*):([0-9]{1,20}))?[ \t]*$"
-)
+# A frame line, "#\t0xPC\tFUNCTION+0xOFFSET\tFILE:LINE" (or only "#\t0xPC"), is cut in steps
+# (:func:`_frame`): as one pattern, '([^\t]*?)\+0x.. [ \t]+([^\t]*):([0-9]+)' backtracked over
+# every "+0x1 " of a long line without a final ":LINE": quadratic time.
+_PC = re.compile(r"#[ \t]+(0x[0-9a-fA-F]+)")
+_OFFSET = re.compile(r"\+0x[0-9a-fA-F]+[ \t]+")
 _LABEL_PAIR = re.compile(r'("(?:[^"\\]|\\.)*")[ \t]*:[ \t]*("(?:[^"\\]|\\.)*")')
 
 
@@ -86,10 +87,8 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
                 if line.startswith("# labels: "):
                     labels = _labels(line[len("# labels: ") :].strip())
                     continue
-                fm = _FRAME.match(line)
-                if fm is not None:
-                    func = fm.group(2)
-                    key = (func, fm.group(3), int(fm.group(4))) if func else (fm.group(1), "", 0)
+                key = _frame(line)
+                if key is not None:
                     frame = interned.get(key)
                     if frame is None:
                         frame = interned[key] = Frame(*key)
@@ -156,3 +155,26 @@ def _labels(text: str) -> tuple[tuple[str, str], ...]:
         (go_unquote(m.group(1)), go_unquote(m.group(2))) for m in _LABEL_PAIR.finditer(text)
     )
     return pairs or (("", text),)
+
+
+def _frame(line: str) -> tuple[str, str, int] | None:
+    """(function, file, line) of a frame line; (pc, "", 0) when it names no function."""
+    m = _PC.match(line)
+    if m is None:
+        return None
+    pc, rest = m.group(1), line[m.end() :].rstrip(" \t")
+    if not rest:
+        return pc, "", 0
+    if rest[0] not in " \t":
+        return None
+    body = rest.lstrip(" \t")
+    where, colon, number = body.rpartition(":")
+    if not colon or not 0 < len(number) <= 20 or not (number.isascii() and number.isdigit()):
+        return None
+    for off in _OFFSET.finditer(where):
+        func, file = where[: off.start()], where[off.end() :]
+        if "\t" in func:
+            return None
+        if "\t" not in file:
+            return (func, file, int(number)) if func else (pc, "", 0)
+    return None

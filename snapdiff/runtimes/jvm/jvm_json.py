@@ -42,6 +42,7 @@ import orjson
 
 from snapdiff.errors import InputError
 from snapdiff.model import THREAD, Frame, Snapshot, SourceInfo, Task, new_task
+from snapdiff.runtimes import _json
 from snapdiff.runtimes.jvm.jvm_text import parse_frame
 
 NAME = "jvm-json"
@@ -52,7 +53,7 @@ _HASH = re.compile(r"@[0-9a-fA-F]+$")
 
 # A JSON string (with its escapes; one cut short runs to the end) or one bracket: enough to
 # follow the nesting at C speed.
-_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*(?:"|\Z)|[\[\]{}]', re.S)
+_TOKEN = _json.TOKEN
 _CLOSE = {0x7B: b"}", 0x5B: b"]"}
 
 

@@ -68,6 +68,7 @@ from __future__ import annotations
 
 import re
 
+from snapdiff import limits
 from snapdiff.errors import ParseError
 from snapdiff.model import (
     FLAG_DAEMON,
@@ -95,10 +96,12 @@ _HEADER = re.compile(
     re.S,
 )
 _STATE = re.compile(r"\s+java\.lang\.Thread\.State: (.+?)\s*$")
-_FULL = re.compile(r"Full thread dump (.*?)(?: \((.*?)\))?:\s*$")
 _PID = re.compile(r"(\d{1,10}):$")
 _DATE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
-_TRAILING_ADDR = re.compile(r"\s*\[0x[0-9a-fA-F]+\]\s*$")
+# The "Full thread dump VM (DETAIL):" line and a header's trailing "[0x...]" are cut with string
+# methods (:func:`_full`, :func:`_without_address`): as patterns (lazy groups before an anchored
+# end; a search for '\s*\[' at every space) a long line took quadratic time.
+_HEX_ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
 _NAME_LINES = 16
 
 # Generated classes: lambdas (``$$Lambda$14/0x..`` before JDK 21, ``$$Lambda/0x..`` since) and
@@ -154,15 +157,17 @@ def _attrs(attrs: str) -> tuple[int | None, bool]:
     number: int | None = None
     daemon = False
     for word in attrs.split():
-        if word.startswith("#") and word[1:].isdigit() and word[1:].isascii():
-            number = int(word[1:])
+        if word.startswith("#") and limits.digits(word[1:]) is not None:
+            number = limits.digits(word[1:])
         elif word == "daemon":
             daemon = True
     return number, daemon
 
 
-def _nid(text: str) -> int:
-    return int(text, 16) if text.startswith("0x") else int(text)
+def _nid(text: str) -> int | None:
+    if text.startswith("0x"):
+        return int(text, 16) if len(text) <= 18 else None
+    return limits.digits(text)
 
 
 class _Thread:
@@ -170,7 +175,7 @@ class _Thread:
 
     __slots__ = ("daemon", "has_state", "name", "nid", "number", "state")
 
-    def __init__(self, name: str, number: int | None, daemon: bool, nid: int, state: str):
+    def __init__(self, name: str, number: int | None, daemon: bool, nid: int | None, state: str):
         self.name = name
         self.number = number
         self.daemon = daemon
@@ -212,7 +217,11 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
                 flags.append(FLAG_PARTIAL)
             if cur.number is None:
                 no_number += 1
-            tid = -cur.nid if cur.number is None else cur.number
+            tid = (
+                cur.number
+                if cur.number is not None
+                else (-cur.nid if cur.nid is not None else None)
+            )
             stack = tuple(frames)
             stack = stacks.setdefault(stack, stack)
             tasks.append(
@@ -239,7 +248,7 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
             return False
         finish()
         number, daemon = _attrs(m.group("attrs"))
-        rest = _TRAILING_ADDR.sub("", m.group("rest")).strip()
+        rest = _without_address(m.group("rest")).strip()
         cur = _Thread(m.group("name"), number, daemon, _nid(m.group("nid")), rest)
         ended = False
         return True
@@ -311,7 +320,7 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
             in_smr = not line.rstrip().endswith("}")
             continue
         if line.startswith("Full thread dump "):
-            fm = _FULL.match(line)
+            fm = _full(line)
             if fm:
                 finish()
                 dumps.append(line_no)
@@ -321,8 +330,8 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
                     tasks.clear()
                     no_number = 0
                 full_dump = True
-                vm = fm.group(1)
-                version = (fm.group(2) or "").split(" ", 1)[0]
+                vm, vm_detail = fm
+                version = vm_detail.split(" ", 1)[0]
                 continue
         # A line of another shape, even inside a thread's block: a kill -3 dump shares the
         # service's stdout, so its log lines can fall between a thread's frames.
@@ -377,3 +386,25 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
         truncated=truncated,
         skipped_lines=skipped,
     )
+
+
+def _full(line: str) -> tuple[str, str] | None:
+    """(VM, detail in parentheses or "") of a "Full thread dump VM (DETAIL):" line."""
+    body = line[len("Full thread dump ") :].rstrip()
+    if not line.startswith("Full thread dump ") or not body.endswith(":"):
+        return None
+    body = body[:-1]
+    cut = body.find(" (")
+    if cut >= 0 and body.endswith(")"):
+        return body[:cut], body[cut + 2 : -1]
+    return body, ""
+
+
+def _without_address(text: str) -> str:
+    """``text`` without a trailing "[0x...]" (and the blanks around it)."""
+    body = text.rstrip()
+    if body.endswith("]"):
+        cut = body.rfind("[")
+        if cut >= 0 and _HEX_ADDRESS.fullmatch(body, cut + 1, len(body) - 1):
+            return body[:cut].rstrip()
+    return text

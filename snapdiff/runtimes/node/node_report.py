@@ -93,15 +93,16 @@ list is an error. Unknown keys are ignored; a field of the wrong type reads as m
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+from snapdiff import limits
 from snapdiff.errors import InputError
 from snapdiff.model import FLAG_ACTIVE, LIBUV_HANDLE, THREAD, Frame, Snapshot, SourceInfo, Task
+from snapdiff.runtimes import _json
 
 NAME = "node-report"
 DESCRIPTION = (
@@ -112,7 +113,9 @@ DESCRIPTION = (
 # The start of a report: `{` at the start of a line, the "header" object first, its first key
 # "reportVersion" (as Node writes it). Log lines may come before it.
 _START = re.compile(rb'(?m)^[ \t]*\{\s*"header"\s*:\s*\{\s*"(?:reportVersion|nodejsVersion)"\s*:')
-_FRAME = re.compile(r"^at (?:(?P<fn>.+?) \()?(?P<file>.+?):(?P<line>\d+):\d+\)?$", re.S)
+# "at FUNCTION (FILE:LINE:COLUMN)" or "at FILE:LINE:COLUMN" is cut with string methods
+# (:func:`_located`): as the pattern '^at (?:(.+?) \()?(.+?):(\d+):\d+\)?$' a long line of
+# " (" without a final ":LINE:COLUMN" took quadratic time (52 KB: 8 s).
 _NATIVE = re.compile(r"^at (?P<fn>.+?) \((?P<file>native|<anonymous>|[^():]*)\)$", re.S)
 # Linux's default net.ipv4.ip_local_port_range: ports the kernel picks for an unbound socket.
 EPHEMERAL_PORTS = range(32768, 61000)
@@ -231,27 +234,22 @@ def _load(data: bytes, start: int) -> tuple[Any, int]:
     except orjson.JSONDecodeError:
         pass
     # Text after the report (log lines), or strings orjson refuses (lone surrogates).
+    # NaN after a log line, lone surrogates: the standard library's reader, its result made
+    # writable (NaN to null, surrogates replaced).
     text = body.decode("utf-8", "replace")
     try:
-        doc, end = json.JSONDecoder().raw_decode(text)
-    except (ValueError, RecursionError):
+        doc, end = _json.raw_decode(text)
+    except ValueError:
         return None, 0
-    return _sanitised(doc), sum(1 for line in text[end:].splitlines() if line.strip())
-
-
-def _sanitised(doc: Any) -> Any:
-    """``doc`` with lone surrogates (from ``\\ud800`` escapes) replaced: they cannot be
-    written as UTF-8, so a snapshot file could not hold them."""
-    raw = json.dumps(doc, ensure_ascii=False).encode("utf-8", "replace")
-    return orjson.loads(raw)
+    return doc, sum(1 for line in text[end:].splitlines() if line.strip())
 
 
 def _captured_at(header: dict[str, Any]) -> str | None:
     """``dumpEventTimeStamp`` (milliseconds since the epoch, a string): ``dumpEventTime`` is
     the local time of the process, written with a ``Z`` whatever the time zone."""
     stamp = header.get("dumpEventTimeStamp")
-    if isinstance(stamp, str) and stamp.isdigit():
-        stamp = int(stamp)
+    if isinstance(stamp, str):
+        stamp = limits.digits(stamp)
     if isinstance(stamp, int) and not isinstance(stamp, bool) and 0 < stamp < 10**14:
         when = datetime.fromtimestamp(stamp / 1000, UTC)
         return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
@@ -297,10 +295,8 @@ def _is_frame(line: Any) -> bool:
 
 
 def _frame(line: str, interned: dict[tuple[str, str, int], Frame]) -> Frame:
-    m = _FRAME.match(line)
-    if m is not None:
-        key = (m["fn"] or "<anonymous>", m["file"], int(m["line"]))
-    else:
+    key = _located(line)
+    if key is None:
         m = _NATIVE.match(line)
         key = (m["fn"], m["file"], 0) if m is not None else (line[3:], "", 0)
     frame = interned.get(key)
@@ -437,7 +433,7 @@ def _address(value: Any) -> int | None:
 
 
 # A JSON string (with its escapes; one cut short runs to the end) or one bracket.
-_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*(?:"|\Z)|[\[\]{}]', re.S)
+_TOKEN = _json.TOKEN
 
 
 def _salvage(data: bytes, start: int) -> tuple[dict[str, Any] | None, str]:
@@ -479,3 +475,25 @@ def _salvage(data: bytes, start: int) -> tuple[dict[str, Any] | None, str]:
         return None, ""
     sections = [k for k in doc if isinstance(k, str)]
     return doc, f"in its {sections[-1]!r} section" if sections else ""
+
+
+def _located(line: str) -> tuple[str, str, int] | None:
+    """(function or "<anonymous>", file, line) of a frame with a location, else None."""
+    body = line[3:-1] if line.endswith("\n") else line[3:]
+    if not line.startswith("at "):
+        return None
+    body = body.removesuffix(")")
+    rest, colon, column = body.rpartition(":")
+    if not colon or not _digits(column):
+        return None
+    where, colon, number = rest.rpartition(":")
+    if not colon or not _digits(number) or not where:
+        return None
+    cut = where.find(" (", 1)
+    if cut > 0 and cut + 2 < len(where):
+        return where[:cut], where[cut + 2 :], limits.digits(number) or 0
+    return "<anonymous>", where, limits.digits(number) or 0
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()

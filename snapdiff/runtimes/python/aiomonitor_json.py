@@ -38,14 +38,12 @@ objects before the cut; other text after the document is ignored with a warning.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
-import orjson
-
 from snapdiff.errors import InputError
 from snapdiff.model import ASYNCIO_TASK, Frame, Snapshot, SourceInfo, Task
+from snapdiff.runtimes import _json
 
 NAME = "aiomonitor-json"
 DESCRIPTION = (
@@ -74,15 +72,9 @@ def _str(value: Any) -> str | None:
 
 def loads(data: bytes) -> Any:
     """JSON from bytes; ``ValueError`` when it is not JSON (never another exception)."""
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        # Python's json (which aiomonitor uses) writes lone surrogates, from odd file names, as
-        # escapes that orjson refuses.
-        try:
-            return json.loads(data)
-        except RecursionError:
-            raise ValueError("JSON nested too deeply") from None
+    # Python's json (which aiomonitor uses) writes lone surrogates, from odd file names, as
+    # escapes that orjson refuses: _json reads them.
+    return _json.loads(data)
 
 
 def load_object(data: bytes, origin: str, fmt: str, what: str) -> tuple[Any, list[str], bool]:
@@ -179,7 +171,7 @@ def _task(item: Any, interned: dict[tuple[str, str, int], Frame]) -> Task | None
 
 
 # A JSON string (with its escapes; one cut short runs to the end) or one bracket.
-_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*(?:"|\Z)|[\[\]{}]', re.S)
+_TOKEN = _json.TOKEN
 
 
 def salvage_object(data: bytes, what: str) -> tuple[Any, str, bool]:

@@ -26,11 +26,8 @@ counted. A document cut short keeps the complete task objects before the cut.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
-
-import orjson
 
 from snapdiff.errors import InputError
 from snapdiff.model import (
@@ -41,6 +38,7 @@ from snapdiff.model import (
     SourceInfo,
     Task,
 )
+from snapdiff.runtimes import _json
 
 NAME = "snapdiff-probe"
 DESCRIPTION = (
@@ -66,11 +64,9 @@ def _str(value: Any) -> str | None:
 
 
 def _loads(data: bytes) -> Any:
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        # Python's json writes lone surrogates (from odd file names) as escapes orjson refuses.
-        return json.loads(data)
+    # Python's json writes lone surrogates (from odd file names) as escapes orjson refuses;
+    # _json reads them, and a document nested too deeply is a ValueError.
+    return _json.loads(data)
 
 
 def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
@@ -196,7 +192,7 @@ def _task(item: Any, interned: dict[tuple[str, str, int], Frame]) -> Task | None
 
 
 # A JSON string (with its escapes; one cut short runs to the end) or one bracket.
-_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*(?:"|\Z)|[\[\]{}]', re.S)
+_TOKEN = _json.TOKEN
 _TASKS = re.compile(rb'"tasks"\s*:\s*\[')
 
 

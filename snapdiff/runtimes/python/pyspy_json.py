@@ -43,6 +43,7 @@ from snapdiff.model import (
     SourceInfo,
     Task,
 )
+from snapdiff.runtimes import _json
 
 NAME = "pyspy-json"
 DESCRIPTION = "py-spy dump --json: Python threads (CPython 3.9-3.13), with or without --locals"
@@ -197,7 +198,7 @@ def _thread(
 
 # A JSON string (with its escapes; one cut short runs to the end) or one bracket: enough to
 # follow the nesting at C speed.
-_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*(?:"|\Z)|[\[\]{}]', re.S)
+_TOKEN = _json.TOKEN
 
 
 def _salvage(data: bytes) -> tuple[Any, str, bool]:

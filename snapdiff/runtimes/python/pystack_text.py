@@ -69,7 +69,11 @@ _HEADER = re.compile(
 )
 _EMPTY = re.compile(r"The frame stack for thread (\d{1,20}) is empty$")
 _PY_FRAME = re.compile(r'    \(Python\) File "(.*)", line (\d{1,9}), in (.*)$')
-_C_FRAME = re.compile(r'    \(C\) File "(.*)", line (\d{1,9}), in (.*) \((.*)\)$')
+# A C frame, '    (C) File "FILE", line N, in SYMBOL (LIBRARY)', is cut with string methods
+# (:func:`_c_frame`): as one pattern, '"(.*)", line ..., in (.*) \((.*)\)$', a long line with
+# many '", line 1, in ' and no final ')' took cubic time (7 KB: 5 s).
+_C_PREFIX = '    (C) File "'
+_LINE_IN = re.compile(r'", line (\d{1,9}), in ')
 _INTERPRETER = re.compile(
     r"  (?:In the main interpreter|In interpreter \d+|Not currently attached)"
 )
@@ -131,10 +135,10 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
                 frames.append(frame_of(pm.group(3), pm.group(1), int(pm.group(2))))
                 in_locals = False
                 continue
-            cm = _C_FRAME.match(line)
+            cm = _c_frame(line)
             if cm:
                 native = True
-                file, number, symbol, library = cm.groups()
+                file, number, symbol, library = cm
                 symbol = symbol.removesuffix(" (inlined)")
                 if file == "???":
                     file, number = library.rsplit("/", 1)[-1], "0"
@@ -229,3 +233,21 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
         truncated=truncated,
         skipped_lines=skipped,
     )
+
+
+def _c_frame(line: str) -> tuple[str, str, str, str] | None:
+    """(file, line, symbol, library) of a C frame line, else None. As the pattern
+    '"(.*)", line (\\d+), in (.*) \\((.*)\\)$' would take them (the last ' (' opens the
+    library; the last '", line N, in ' before it ends the file), in time linear in the line."""
+    if not line.startswith(_C_PREFIX) or not line.endswith(")"):
+        return None
+    body = line[len(_C_PREFIX) : -1]
+    cut = body.rfind(" (")
+    if cut < 0:
+        return None
+    last = None
+    for last in _LINE_IN.finditer(body, 0, cut):  # noqa: B007 (the last one is wanted)
+        pass
+    if last is None:
+        return None
+    return body[: last.start()], last.group(1), body[last.end() : cut], body[cut + 2 :]

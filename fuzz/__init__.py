@@ -1,0 +1,1 @@
+"""Fuzzing snapdiff's readers, snapshot loader and renderers (see fuzz/README.md)."""
