@@ -10,9 +10,10 @@ import sys
 import zlib
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import BinaryIO
 
 from snapdiff import limits, runtimes, store
-from snapdiff.errors import InputError
+from snapdiff.errors import InputError, UsageError
 from snapdiff.model import Snapshot
 from snapdiff.runtimes.go import go_text
 
@@ -21,15 +22,65 @@ Buffer = bytes | mmap.mmap
 
 GZIP_MAGIC = b"\x1f\x8b"
 
+# The most bytes read from an input of no known size (standard input, a pipe, a device such as
+# /dev/zero) and the most a gzip input may decompress to (a 1 MB .json.gz can hold gigabytes).
+# SNAPDIFF_MAX_INPUT raises it (bytes, or with K, M, G: "8G"); docs/exit-codes.md.
+DEFAULT_MAX_INPUT = 1 << 30
+MAX_INPUT_VARIABLE = "SNAPDIFF_MAX_INPUT"
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
-def read_bytes(path: str) -> bytes:
+
+def max_input() -> int:
+    """The input size limit: :data:`DEFAULT_MAX_INPUT` or ``SNAPDIFF_MAX_INPUT``."""
+    text = os.environ.get(MAX_INPUT_VARIABLE, "").strip().upper().removesuffix("B")
+    if not text:
+        return DEFAULT_MAX_INPUT
+    unit = text[-1] if text[-1] in _UNITS else ""
+    number = text[: len(text) - len(unit)]
+    if not (number.isascii() and number.isdigit()) or len(number) > 15:
+        raise UsageError(
+            f"{MAX_INPUT_VARIABLE}={os.environ[MAX_INPUT_VARIABLE]!r}: not a size (try 4G, 500M)"
+        )
+    return int(number) * _UNITS[unit]
+
+
+class TooBig(InputError):
+    """An input past the size limit."""
+
+
+def _too_big(origin: str, limit: int, what: str) -> TooBig:
+    return TooBig(
+        f"{origin}: {what} more than {_size(limit)}, the input size limit; "
+        f"set {MAX_INPUT_VARIABLE} (e.g. {MAX_INPUT_VARIABLE}=8G) to read more"
+    )
+
+
+def _size(n: int) -> str:
+    for unit in ("T", "G", "M", "K"):
+        if n >= _UNITS[unit] and n % _UNITS[unit] == 0:
+            return f"{n // _UNITS[unit]} {unit}iB"
+    return f"{n:,} bytes"
+
+
+def read_bytes(path: str, limit: int | None = None) -> bytes:
+    """All of ``path`` ("-": standard input); an error past ``limit`` (:func:`max_input`)."""
     if path == "-":
-        return sys.stdin.buffer.read()
+        return _read_limited(sys.stdin.buffer, "<stdin>", limit)
     try:
         with open(path, "rb") as fh:
-            return fh.read()
+            return _read_limited(fh, path, limit)
     except OSError as exc:
         raise _open_error(path, exc) from None
+
+
+def _read_limited(fh: BinaryIO, origin: str, limit: int | None) -> bytes:
+    limit = max_input() if limit is None else limit
+    data = bytearray()
+    while chunk := fh.read(min(_GZ_OUT, limit + 1 - len(data))):
+        data += chunk
+        if len(data) > limit:
+            raise _too_big(origin, limit, "it holds")
+    return bytes(data)
 
 
 def _open_error(path: str, exc: OSError) -> InputError:
@@ -58,13 +109,19 @@ _GZ_IN = 1 << 20  # compressed bytes fed to zlib at a time
 _GZ_OUT = 4 << 20  # most decompressed bytes taken from zlib at a time
 
 
-def _gunzip_pieces(buf: Buffer, origin: str, state: _GzipState) -> Iterator[bytes]:
+def gunzip_pieces(
+    buf: Buffer, origin: str, state: _GzipState | None = None, limit: int | None = None
+) -> Iterator[bytes]:
     """Decompress ``buf`` (gzip, one member or several) a piece at a time.
 
     The first member's output comes as it is decompressed; a later member's only once it is
     whole, as a damaged later member is dropped (junk after a complete member). A damaged
-    first member is an error; a cut one ends the stream with ``state.complete`` False.
+    first member is an error; a cut one ends the stream with ``state.complete`` False. More
+    than ``limit`` bytes out (:func:`max_input`) is an error: a gzip bomb stops there.
     """
+    state = _GzipState() if state is None else state
+    limit = max_input() if limit is None else limit
+    out_total = 0
     pos, size, member = 0, len(buf), 0
     while pos < size:
         d = zlib.decompressobj(wbits=31)
@@ -79,6 +136,9 @@ def _gunzip_pieces(buf: Buffer, origin: str, state: _GzipState) -> Iterator[byte
                 else:
                     piece = b""  # the input is all given: what zlib still holds, if anything
                 out = d.decompress(piece, _GZ_OUT) if piece else d.flush()
+                out_total += len(out)
+                if out_total > limit:
+                    raise _too_big(origin, limit, "its gzip data decompresses to")
                 if out:
                     if member:
                         held.append(out)
@@ -142,7 +202,7 @@ def _parse_buffer(buf: Buffer, origin: str, source: str | None, keep_locals: boo
 
 def _parse_gzip(buf: Buffer, origin: str, source: str | None, keep_locals: bool) -> Snapshot:
     state = _GzipState()
-    pieces = _gunzip_pieces(buf, origin, state)
+    pieces = gunzip_pieces(buf, origin, state)
     # Enough of the start to detect the format (and to tell an empty stream).
     start = bytearray()
     for piece in pieces:
@@ -197,6 +257,7 @@ def _checked(snap: Snapshot, reader: runtimes.Source) -> Snapshot:
 
 def load(path: str, source: str | None = None, *, keep_locals: bool = False) -> Snapshot:
     """Read a file (mapped in memory, never copied whole) or ``-`` for standard input."""
+    max_input()  # a limit that is not a size is an error before anything is read
     if path == "-":
         return parse_bytes(read_bytes(path), "<stdin>", source, keep_locals=keep_locals)
     try:
@@ -207,7 +268,7 @@ def load(path: str, source: str | None = None, *, keep_locals: bool = False) -> 
         try:
             info = os.fstat(fh.fileno())
             if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
-                data: Buffer = fh.read()  # a pipe, a device, an empty file
+                data: Buffer = _read_limited(fh, path, None)  # a pipe, a device, an empty file
             else:
                 data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         except OSError as exc:

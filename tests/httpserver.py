@@ -243,6 +243,9 @@ class Handler(BaseHTTPRequestHandler):
         body = (line * (size // len(line) + 1))[:size]
         if self.query.get("gzip"):
             self.send(200, gzip.compress(body, mtime=0), extra=(("Content-Encoding", "gzip"),))
+        elif self.query.get("gzfile"):
+            # A .gz file served as it is: gzip bytes, no Content-Encoding.
+            self.send(200, gzip.compress(body, mtime=0))
         elif self.query.get("chunked"):
             self.send_response(200)
             self.send_header("Transfer-Encoding", "chunked")

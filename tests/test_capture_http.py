@@ -470,6 +470,18 @@ def test_body_bigger_than_the_cap(
         )
 
 
+def test_gzip_body_without_content_encoding_is_held_to_the_cap(dump_server: DumpServer) -> None:
+    """A .gz file served as it is (no Content-Encoding) is small on the wire; what it
+    decompresses to is held to --max-bytes as well."""
+    url = dump_server.url("/big?n=200000&gzfile=1")
+    message = fails(lambda: capture_url(url, max_bytes=64 << 10))
+    assert "the cap of 64 KiB (--max-bytes 65536; more than that once its gzip data is undone)" in (
+        message
+    )
+    captured = capture_url(url, max_bytes=256 << 10)  # under the cap: kept as received
+    assert captured.data[:2] == b"\x1f\x8b"
+
+
 def test_body_at_the_cap_is_kept(dump_server: DumpServer) -> None:
     captured = capture_url(dump_server.url("/big?n=4096&chunked=1"), max_bytes=4096)
     assert len(captured.data) == 4096

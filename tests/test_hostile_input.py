@@ -255,3 +255,53 @@ def test_snapshot_ids_beyond_64_bits_are_unknown(tmp_path):
     code, _, err = run("show", path, "-f", "json")
     assert code == 3
     one_error(err)
+
+
+# --- size limits: gzip bombs, endless inputs -----------------------------------------------------
+
+
+def run_limited(limit: str, *args: str, stdin: bytes | None = None) -> tuple[int, str, str]:
+    env = {**ENV, "SNAPDIFF_MAX_INPUT": limit}
+    result = CliRunner(env=env).invoke(app, list(args), input=stdin, prog_name="snapdiff")
+    return result.exit_code, result.stdout, result.stderr
+
+
+BOMBS = {
+    # A py-spy JSON list whose one thread name is megabytes of "a": read whole.
+    "pyspy-json": b'[{"pid": 1, "thread_id": 1, "thread_name": "' + b"a" * (3 << 20) + b'"}]',
+    # A Go dump with megabytes of blank lines: read as a stream.
+    "go-text": read_sample(GO_TEXT) + b"\n" * (3 << 20),
+    # A snapshot file.
+    "snapshot": store.dumps(_go_snapshot()).rstrip() + b" " * (3 << 20),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BOMBS))
+def test_gzip_past_the_limit_is_one_line_and_the_limit_can_be_raised(tmp_path, kind):
+    path = write(tmp_path, "bomb.gz", gzip.compress(BOMBS[kind], 9))
+    code, _, err = run_limited("2M", "show", path)
+    assert code == 3
+    assert one_error(err) == (
+        f"snapdiff: error: {path}: its gzip data decompresses to more than 2 MiB, the input "
+        "size limit; set SNAPDIFF_MAX_INPUT (e.g. SNAPDIFF_MAX_INPUT=8G) to read more"
+    )
+    code, _, err = run_limited("8M", "show", path)
+    assert "input size limit" not in err
+
+
+def test_endless_device_stops_at_the_limit():
+    code, _, err = run_limited("1M", "show", "/dev/zero")
+    assert code == 3
+    assert "/dev/zero: it holds more than 1 MiB, the input size limit" in one_error(err)
+
+
+def test_stdin_past_the_limit():
+    code, _, err = run_limited("64K", "show", "-", stdin=b"goroutine 1 [running]:\n" * 10_000)
+    assert code == 3
+    assert "<stdin>: it holds more than 64 KiB, the input size limit" in one_error(err)
+
+
+def test_a_limit_that_is_not_a_size_is_a_usage_error():
+    code, _, err = run_limited("lots", "show", str(GO_DUMPS / "go1.27" / "t0.debug2.txt"))
+    assert code == 2
+    assert "SNAPDIFF_MAX_INPUT='lots': not a size" in one_error(err)

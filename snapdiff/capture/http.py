@@ -40,9 +40,9 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
-from snapdiff import __version__, runtimes
+from snapdiff import __version__, inputs, runtimes
 from snapdiff.capture import Captured, Stopwatch
-from snapdiff.errors import CaptureError, UsageError
+from snapdiff.errors import CaptureError, InputError, UsageError
 
 MAX_REDIRECTS = 5
 READ_CHUNK = 64 * 1024
@@ -752,7 +752,20 @@ class _Fetch:
                 f"{url.public}: the {encoding} body stops after {wire:,} bytes, before its end;"
                 " the transfer was cut: try again"
             )
-        return b"".join(parts), encoding, wire
+        body = b"".join(parts)
+        if body[:2] == inputs.GZIP_MAGIC:
+            # A body that is itself gzip (a .gz file served as it is, no Content-Encoding):
+            # the cap holds for what it decompresses to as well (one pass, nothing kept).
+            try:
+                for _ in inputs.gunzip_pieces(body, url.public, limit=self.max_bytes):
+                    pass
+            except inputs.TooBig:
+                raise self._too_big(
+                    url, wire, "more than that once its gzip data is undone"
+                ) from None
+            except InputError:
+                pass  # damaged gzip: the reader says so
+        return body, encoding, wire
 
     def _mid_body(self, url: _Url, wire: int, announced: int | None, last: float) -> CaptureError:
         got = f"{wire:,} bytes of the body" + (
