@@ -180,3 +180,20 @@ def test_ctrl_c_keeps_every_finished_snapshot(dump_server: DumpServer, tmp_path)
         assert store.loads(gzip.decompress(path.read_bytes()), str(path)).tasks
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
     assert b"Traceback" not in err
+
+
+def test_raw_pair_is_checked_whole_before_anything_is_written(dump_server: DumpServer, tmp_path):
+    """--raw when the raw file exists: the run stops before writing the snapshot, so no half
+    pair is left; with a new name both are written."""
+    out = tmp_path / "snap.json.gz"
+    raw = tmp_path / "snap.raw.gz"
+    raw.write_bytes(b"kept")
+    result = run("capture", dump_server.base, "-o", str(out), "--raw")
+    assert result.exit_code == 3
+    assert f"{raw}: already exists; use --force to replace it" in result.stderr
+    assert not out.exists()
+    assert raw.read_bytes() == b"kept"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["snap.raw.gz"]
+    result = run("capture", dump_server.base, "-o", str(tmp_path / "b.json.gz"), "--raw")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "b.raw.gz").exists() and (tmp_path / "b.json.gz").exists()

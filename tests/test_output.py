@@ -36,9 +36,46 @@ def test_symlink_to_a_file_needs_force(tmp_path: Path) -> None:
     real.write_bytes(b"old")
     link = tmp_path / "link.txt"
     link.symlink_to(real)
-    with pytest.raises(OutputError, match="already exists"):
+    with pytest.raises(OutputError, match="is a symbolic link; use --force"):
         write_bytes(str(link), b"new")
     assert real.read_bytes() == b"old"
+
+
+def test_symlink_to_a_fifo_is_refused_without_force(tmp_path: Path) -> None:
+    """In a shared folder a link may lead to someone else's FIFO or device: never written
+    through without --force (a reader on the FIFO would get the report)."""
+    fifo = tmp_path / "their.fifo"
+    os.mkfifo(fifo)
+    link = tmp_path / "report.md"
+    link.symlink_to(fifo)
+    with pytest.raises(OutputError, match=r"report\.md: is a symbolic link; use --force"):
+        write_bytes(str(link), b"secret")
+    dangling = tmp_path / "dangling.md"
+    dangling.symlink_to(tmp_path / "nowhere")
+    with pytest.raises(OutputError, match="is a symbolic link"):
+        write_bytes(str(dangling), b"x")
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_stale_temporaries_of_ours_are_removed_on_the_next_write(tmp_path: Path) -> None:
+    import time as _time
+
+    from snapdiff.output import STALE_AFTER, TEMP_PREFIX, TEMP_SUFFIX
+
+    stale = tmp_path / f"{TEMP_PREFIX}report.md.abc123{TEMP_SUFFIX}"
+    fresh = tmp_path / f"{TEMP_PREFIX}report.md.def456{TEMP_SUFFIX}"
+    theirs = tmp_path / ".report.md.xyz.tmp"  # not our naming: never touched
+    for path in (stale, fresh, theirs):
+        path.write_bytes(b"half")
+    old = _time.time() - STALE_AFTER - 60
+    os.utime(stale, (old, old))
+    os.utime(theirs, (old, old))
+    write_bytes(str(tmp_path / "other.md"), b"new")
+    assert not stale.exists()
+    assert fresh.exists() and theirs.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [fresh.name, theirs.name, "other.md"]
+    )
 
 
 def test_folder_is_refused(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from snapdiff import store
 from snapdiff.errors import CaptureError, OutputError, UsageError
 from snapdiff.model import Snapshot
-from snapdiff.output import write_bytes
+from snapdiff.output import check_target, write_bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +116,8 @@ def save(
         for n in range(1, 1000):
             name = base + ("" if n == 1 else f"-{n}")
             path = folder / f"{name}.json.gz"
+            if raw is not None and (folder / f"{name}.raw.gz").exists():
+                continue  # the pair's other half is taken: another number
             try:
                 write_bytes(str(path), store.dumps(snapshot, compress=True))
             except OutputError:
@@ -127,11 +129,17 @@ def save(
             return str(path)
         raise OutputError(f"{folder}: too many snapshots with the name {base}")
     data = store.dumps(snapshot, compress=output.endswith(".gz"))
-    write_bytes(output, data, force=force)
+    raw_path = None
     if raw is not None:
         stem = output[:-3] if output.endswith(".gz") else output
         stem = stem[:-5] if stem.endswith(".json") else stem
-        write_bytes(stem + ".raw.gz", _gzipped(raw), force=force)
+        raw_path = stem + ".raw.gz"
+        # Both targets checked before either is written: never half a pair.
+        check_target(output, force=force)
+        check_target(raw_path, force=force)
+    write_bytes(output, data, force=force)
+    if raw is not None and raw_path is not None:
+        write_bytes(raw_path, _gzipped(raw), force=force)
     return output
 
 
