@@ -28,6 +28,8 @@ PAYLOADS = {
     "md-emphasis": "**bold** _it_ ~~gone~~",
     "md-link": "[click](http://evil) and https://evil.example www.evil.com",
     "md-image": "![img](http://evil/x.png)",
+    # GitHub's autolinker makes a mailto: link of this even when the "@" is escaped.
+    "md-email": "user@evil.example",
     "md-table": "a|b|c",
     "md-backticks": "x ``` y `````````` z `",
     "html": "<script>alert(1)</script><img src=x onerror=alert(1)>",
@@ -253,6 +255,8 @@ def test_markdown_report_is_inert(dumps: list[Path]) -> None:
         markdown_lines = [ln for ln in text.splitlines() if not ln.startswith("<details>")]
         assert not re.search(r"(?<!\\)\*\*bold", "\n".join(markdown_lines))
         assert not re.search(r"https?://|www\.", text), "an autolink survived"
+        email = re.search(r"[\w.+-]\\?@[\w-]", "\n".join(markdown_lines))
+        assert not email, f"an e-mail autolink survived: {email.group(0)!r}"
         # What a CommonMark renderer with GFM tables makes of it.
         html = markdown_it.MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(out)
         for tag in ("<a ", "<img", "<script", "<em>", "<s>", "<details open"):

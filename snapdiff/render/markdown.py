@@ -5,7 +5,8 @@ report still reads well:
 
 * prose and table cells (:func:`text`): backslash escapes for the Markdown punctuation that can
   start emphasis, code, links, tables or strikethrough; entities for ``<``, ``>`` and ``&`` so no
-  HTML gets through; ``http://``, ``www.`` and ``@`` broken up so nothing becomes an autolink;
+  HTML gets through; ``http://`` and ``www.`` broken up so nothing becomes an autolink, and
+  ``@`` put in a code span of its own (GitHub autolinks an e-mail address despite escapes);
 * names (:func:`code`): inline code spans delimited by more backticks than any run inside, with
   ``|`` escaped in tables;
 * stacks (:func:`fence`): code fences longer than any run of backticks inside them;
@@ -38,6 +39,10 @@ _HTML_SPECIAL = re.compile(r"[&<>\"'\[\]@]|(?<=[Ww]{3})\.|(?<=[A-Za-z]):(?=//)")
 
 def _escape(match: re.Match[str]) -> str:
     ch = match.group(0)
+    if ch == "@":
+        # GitHub's autolinker makes user@host.example a mailto: link whatever escapes it: an
+        # "@" in a code span of its own splits the text it would link.
+        return "`@`"
     return _ENTITIES.get(ch) or "\\" + ch
 
 
