@@ -86,19 +86,28 @@ def start(
     *,
     token: str | None = None,
     allow_remote: bool = False,
+    insecure: bool = False,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> tuple[str, int]:
     """Install the recorders and serve the document; returns the bound (host, port).
 
-    ``host`` must be a loopback address unless ``allow_remote``. With ``token``, requests need
-    ``Authorization: Bearer TOKEN``. A document larger than ``max_bytes`` leaves tasks out and
-    says how many.
+    ``host`` must be a loopback address unless ``allow_remote``; ``allow_remote`` needs a
+    ``token`` unless ``insecure`` (anyone who reaches the port would read every stack). With
+    ``token``, requests need ``Authorization: Bearer TOKEN``. A document larger than
+    ``max_bytes`` leaves tasks out (never made) and says how many; one document is built at a
+    time, and a request that waits more than two seconds for another gets 503.
     """
     global _endpoint
     if not allow_remote and not _server.is_loopback(host):
         raise ValueError(
             f"refusing to serve the probe on {host!r}, not a loopback address; "
             "pass allow_remote=True (and a token) to expose it"
+        )
+    if allow_remote and not token and not insecure:
+        raise ValueError(
+            "refusing allow_remote=True without a token: anyone who reaches the port would "
+            "read every stack of the process; pass token=..., or insecure=True on a network "
+            "you trust"
         )
     install()
     with _endpoint_lock:

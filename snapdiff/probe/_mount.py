@@ -58,8 +58,16 @@ async def _respond(
         token,
         paths,
     )
+    body: bytes | None = None
     if status == 200:
-        body = _snapshot.encode(_snapshot.build(), max_bytes)
+        # Never block the loop waiting for another document: poll, then 503.
+        for _ in range(int(_snapshot.WAIT_SECONDS / 0.05)):
+            body = _snapshot.document(max_bytes, wait=0)
+            if body is not None:
+                break
+            await asyncio.sleep(0.05)
+        status = 200 if body is not None else 503
+    if body is not None:
         headers = list(_server.JSON_HEADERS)
     else:
         body = _server.REASONS[status].encode()
@@ -137,6 +145,7 @@ _STATUS_LINES = {
     401: "401 Unauthorized",
     404: "404 Not Found",
     405: "405 Method Not Allowed",
+    503: "503 Service Unavailable",
 }
 
 
@@ -154,8 +163,10 @@ def _wsgi_respond(
         token,
         paths,
     )
-    if status == 200:
-        body = _snapshot.encode(_snapshot.build(), max_bytes)
+    body = _snapshot.document(max_bytes) if status == 200 else None
+    if status == 200 and body is None:
+        status = 503
+    if body is not None:
         headers = list(_server.JSON_HEADERS)
     else:
         body = _server.REASONS[status].encode()

@@ -58,7 +58,12 @@ def route(
     return 200
 
 
-REASONS = {401: "401 unauthorized\n", 404: "404 not found\n", 405: "405 method not allowed\n"}
+REASONS = {
+    401: "401 unauthorized\n",
+    404: "404 not found\n",
+    405: "405 method not allowed\n",
+    503: "503 busy: another snapshot is being built; retry in a second\n",
+}
 JSON_HEADERS = (("Content-Type", "application/json"), ("Cache-Control", "no-store"))
 
 
@@ -68,6 +73,8 @@ def refusal_headers(status: int) -> list[tuple[str, str]]:
         headers.append(("WWW-Authenticate", 'Bearer realm="snapdiff-probe"'))
     if status == 405:
         headers.append(("Allow", "GET"))
+    if status == 503:
+        headers.append(("Retry-After", "1"))
     return headers
 
 
@@ -94,7 +101,10 @@ class _Handler(BaseHTTPRequestHandler):
         if status != 200:
             self._plain(status)
             return
-        body = _snapshot.encode(_snapshot.build(), self.server.max_bytes)
+        body = _snapshot.document(self.server.max_bytes)
+        if body is None:
+            self._plain(503)
+            return
         self.send_response(200)
         for name, value in JSON_HEADERS:
             self.send_header(name, value)
@@ -122,6 +132,11 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     token: str | None = None
     max_bytes: int = _snapshot.DEFAULT_MAX_BYTES
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that closes early (or any other failure of one connection) ends that
+        # connection only: the service's stderr is not ours to print a traceback on.
+        pass
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         # The thread serving a connection is the probe's: snapshots leave it out.

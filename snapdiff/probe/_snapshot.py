@@ -16,7 +16,9 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from itertools import chain
 from types import FrameType
 from typing import Any
 
@@ -205,6 +207,14 @@ def _process() -> dict[str, Any]:
 
 def build() -> dict[str, Any]:
     """The whole document as a dict (tasks last)."""
+    head, _, entries = _parts()
+    head["tasks"] = list(entries)
+    return head
+
+
+def _parts() -> tuple[dict[str, Any], int, Iterator[dict[str, Any]]]:
+    """The document without its tasks, how many tasks it has, and its task entries, threads
+    first, made one at a time as they are taken (so a cap can stop making them)."""
     captured_at = _now_iso()
     now = time.monotonic()
     current_frames = sys._current_frames()
@@ -212,7 +222,7 @@ def build() -> dict[str, Any]:
     native = {t.ident: t.native_id for t in threads if t.ident is not None}
 
     loops: list[dict[str, Any]] = []
-    task_entries: list[dict[str, Any]] = []
+    task_lists: list[tuple[list[asyncio.Task[Any]], int, Any, FrameType | None]] = []
     for loop in _hooks.known_loops():
         number = _hooks.loop_id(loop)
         ident = getattr(loop, "_thread_id", None)
@@ -229,9 +239,8 @@ def build() -> dict[str, Any]:
                 "tasks": len(tasks),
             }
         )
-        entries = [_task_entry(t, number, running, loop_frame, now) for t in tasks]
-        entries.sort(key=lambda e: e["id"])
-        task_entries.extend(entries)
+        tasks.sort(key=_hooks.seq_of)
+        task_lists.append((tasks, number, running, loop_frame))
 
     thread_entries: list[dict[str, Any]] = []
     seen: set[int] = set()
@@ -274,7 +283,7 @@ def build() -> dict[str, Any]:
         )
     del current_frames  # frames keep their threads' locals alive: let them go at once
 
-    return {
+    head = {
         "format": FORMAT,
         "version": VERSION,
         "captured_at": captured_at,
@@ -282,25 +291,56 @@ def build() -> dict[str, Any]:
         "loops": loops,
         "truncated": False,
         "omitted_tasks": 0,
-        "tasks": thread_entries + task_entries,
     }
+    total = len(thread_entries) + sum(len(tasks) for tasks, *_ in task_lists)
+    task_entries = (
+        _task_entry(task, number, running, loop_frame, now)
+        for tasks, number, running, loop_frame in task_lists
+        for task in tasks
+    )
+    return head, total, chain(thread_entries, task_entries)
+
+
+# One document at a time: a second request waits this long for the first, then gets 503. A
+# document of 100,000 tasks takes a fraction of a second, and eight at once held the GIL (and
+# so the service's event loop) eight times as long and took a gigabyte.
+_building = threading.Lock()
+WAIT_SECONDS = 2.0
+
+
+def document(max_bytes: int = DEFAULT_MAX_BYTES, wait: float | None = None) -> bytes | None:
+    """The document as JSON, built within ``max_bytes`` (task entries past the cap are not
+    made, only counted); None when another document is being built for longer than ``wait``."""
+    wait = WAIT_SECONDS if wait is None else wait
+    if not (_building.acquire(timeout=wait) if wait > 0 else _building.acquire(False)):
+        return None
+    try:
+        head, total, entries = _parts()
+        return _encode(head, total, entries, max_bytes)
+    finally:
+        _building.release()
 
 
 def encode(doc: dict[str, Any], max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     """The document as JSON, cut to ``max_bytes``: tasks past the cap are left out and counted."""
-    tasks = doc["tasks"]
     head = {k: v for k, v in doc.items() if k != "tasks"}
+    return _encode(head, len(doc["tasks"]), iter(doc["tasks"]), max_bytes)
+
+
+def _encode(
+    head: dict[str, Any], total: int, entries: Iterator[dict[str, Any]], max_bytes: int
+) -> bytes:
     budget = max_bytes - len(json.dumps(head)) - 64
     pieces: list[str] = []
     size = 0
-    for entry in tasks:
+    for entry in entries:
         piece = json.dumps(entry, separators=(",", ":"))
         size += len(piece) + 1
         if size > budget:
-            break
+            break  # the rest is never made
         pieces.append(piece)
-    if len(pieces) < len(tasks):
+    if len(pieces) < total:
         head["truncated"] = True
-        head["omitted_tasks"] = len(tasks) - len(pieces)
+        head["omitted_tasks"] = total - len(pieces)
     text = json.dumps(head, separators=(",", ":"))
     return (text[:-1] + ',"tasks":[' + ",".join(pieces) + "]}").encode("ascii")
