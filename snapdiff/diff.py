@@ -42,6 +42,7 @@ from snapdiff.model import (
     Task,
     new_task,
 )
+from snapdiff.waits import Waiting, waiting
 
 # The passes over every task of a group are made of these, run by map/filter/Counter in C: a
 # Python loop per task would cost more than reading the dump did.
@@ -129,6 +130,7 @@ class GroupSummary:
     labels: tuple[tuple[str, str], ...]
     # A few task names (threads, libuv handles: a socket's two endpoints), first seen first.
     example_names: tuple[str, ...] = ()
+    waiting: Waiting | None = None  # where most of its tasks wait, and Go's wait times
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +156,7 @@ class GroupDiff:
     reasons: tuple[str, ...]
     site: Frame | None = None
     example_names: tuple[str, ...] = ()
+    waiting: Waiting | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,6 +345,7 @@ def summarise(key: GroupKey, tasks: Sequence[Task], prof: Profile | None = None)
         example_ids=_example_ids(tasks),
         labels=_labels(prof),
         example_names=_example_names(key.kind, tasks),
+        waiting=waiting(prof),
     )
 
 
@@ -612,6 +616,7 @@ def diff(
                 reasons=reasons,
                 site=summary.site,
                 example_names=summary.example_names,
+                waiting=summary.waiting,
             )
         )
     results.sort(key=_order)

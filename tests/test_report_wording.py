@@ -128,7 +128,7 @@ def test_pprof_text_heading_says_entry_function() -> None:
 def test_pprof_markdown_says_why_it_is_grouped_by_entry_function() -> None:
     out = pprof_diff("markdown")
     assert "| Verdict | Entry function | Before |" in out
-    assert "| **SUSPECT (unconfirmed)** | `main.fetchOne` leaky/fanout.go | 17 | 286 |" in out
+    assert "| **SUSPECT (unconfirmed)** | `main.fetchOne` `leaky/fanout.go` | 17 | 286 |" in out
     assert "(entry)" not in out
     # No states in a profile, no waits outside Go's text dumps: no empty columns.
     assert "States" not in out and "Longest wait" not in out
@@ -203,7 +203,7 @@ def test_jvm_virtual_threads_are_called_so() -> None:
     assert re.search(r"SUSPECT +LeakyService\.awaitReply +13 +60 .*\n +virtual threads\n", out)
     assert "suspect LeakyService.awaitReply: 60 virtual threads, mostly in WAITING\n" in out
     md = jvm_diff("markdown")
-    assert "| **SUSPECT** | `LeakyService.awaitReply` LeakyService.java (virtual threads) |" in md
+    assert "| **SUSPECT** | `LeakyService.awaitReply` `LeakyService.java` (virtual threads) |" in md
     assert "LeakyService.awaitReply: where its 60 virtual threads are stuck (WAITING)" in md
     doc = json.loads(jvm_diff("json"))
     virtual = next(g for g in doc["groups"] if g["key_function"] == "LeakyService.awaitReply")

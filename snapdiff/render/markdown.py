@@ -23,6 +23,7 @@ from snapdiff.diff import DiffResult, GroupDiff, GroupSummary, ShowResult, Snaps
 from snapdiff.model import GOROUTINE, LIBUV_HANDLE, THREAD, Frame
 from snapdiff.render import common
 from snapdiff.render.common import clean
+from snapdiff.waits import Waiting
 
 STACK_FRAMES = 40
 SUSPECT_STACKS = 10
@@ -32,7 +33,6 @@ _SPECIAL = re.compile(r"[\\`*_\[\]|~<>&@]|(?<=[Ww]{3})\.|(?<=[A-Za-z]):(?=//)")
 _ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
 _LINE_START = re.compile(r"^(\d*)([#+=.)-])")
 _BACKTICKS = re.compile(r"`+")
-_HTML_CHARS = re.compile(r"[<>&]")
 _HTML_SPECIAL = re.compile(r"[&<>\"'\[\]@]|(?<=[Ww]{3})\.|(?<=[A-Za-z]):(?=//)")
 
 
@@ -51,14 +51,12 @@ def text(value: str, limit: int = 500) -> str:
 def code(value: str, limit: int = 300, *, table: bool = True) -> str:
     """Untrusted text as an inline code span (inside a table cell unless ``table=False``).
 
-    Text with ``<``, ``>`` or ``&`` (Python's ``<module>``, or HTML) is escaped prose instead:
-    a code span cannot hold entities, and no tag from a dump appears raw outside a fence.
+    Text with ``<``, ``>`` or ``&`` (Python's ``<module>``, or HTML) stays in the span as it
+    is: a code span shows its content literally, never as a tag or an entity.
     """
     body = clean(value, limit)
     if not body:
         return ""
-    if _HTML_CHARS.search(body):
-        return text(value, limit)
     longest = max((len(m) for m in _BACKTICKS.findall(body)), default=0)
     ticks = "`" * (longest + 1)
     if body.startswith("`") or body.endswith("`") or (body[0] == body[-1] == " "):
@@ -116,7 +114,7 @@ def _group_name(
     pattern = code(key.name_pattern, 100, table=not prose) if key.name_pattern else ""
     fallback = mark_entry and key.by == "entry" and g.site is None
     if prose:
-        extra = [text(loc)] if loc else []
+        extra = [code(loc, table=False)] if loc else []
         if pattern:
             extra.append(f"{common.group_kind_plural(g, 2)} named {pattern}")
         elif common.is_virtual(g):
@@ -125,7 +123,7 @@ def _group_name(
             extra.append("entry function")
         return name + (f" ({', '.join(extra)})" if extra else "")
     if loc:
-        name += f" {text(loc)}"
+        name += f" {code(loc)}"
     if pattern:
         name += f" {pattern}"
     if common.is_virtual(g):
@@ -133,6 +131,14 @@ def _group_name(
     if fallback:
         name += " (entry)"
     return name
+
+
+def waiting_clause(w: Waiting | None) -> str:
+    """``; 278 of 279 wait in chan send at `leaky/fanout.go:53```: the place in a code span."""
+    words, place = common.waiting_words(w)
+    if not words:
+        return ""
+    return f"; {text(words)}" + (f" at {code(place, table=False)}" if place else "")
 
 
 def _states(g: GroupDiff | GroupSummary) -> str:
@@ -213,7 +219,10 @@ def render_diff(result: DiffResult) -> str:
     summary = common.summary_head(result, "→")
     if suspects:
         top = suspects[0]
-        summary += f" Suspect: {_group_name(top, prose=True)}{text(common.suspect_growth(result))}"
+        summary += (
+            f" Suspect: {_group_name(top, prose=True)}{text(common.suspect_growth(result))}"
+            f"{waiting_clause(top.waiting)}{text(common.more_suspects(len(suspects)))}."
+        )
     else:
         summary += " No site looks like a leak."
     out += [summary, ""]
@@ -272,8 +281,8 @@ def render_diff(result: DiffResult) -> str:
 
     out.append(f"Compared, {_grouped_by(result.group_by, result.groups)}:")
     out.append("")
-    out.append(f"- before: {_origin(result.before)}: {text(_describe(result.before, kind))}")
-    out.append(f"- after: {_origin(result.after)}: {text(_describe(result.after, kind))}")
+    out.append(f"- before: {_origin(result.before)}: {_describe(result.before, kind)}")
+    out.append(f"- after: {_origin(result.after)}: {_describe(result.after, kind)}")
     out.append(f"- {text(common.rate_note(result))}")
     if not survivors:
         out.append(
@@ -288,7 +297,11 @@ def render_diff(result: DiffResult) -> str:
 
 
 def _describe(meta: SnapshotMeta, kind: str) -> str:
-    return common.describe_input(meta, kind)
+    """The input described, its own words (format, reader's detail, host) in code spans."""
+    return ", ".join(
+        code(part, table=False) if untrusted else text(part)
+        for part, untrusted in common.describe_parts(meta, kind)
+    )
 
 
 def _name(origin: str) -> str:
@@ -321,7 +334,7 @@ def render_show(result: ShowResult) -> str:
     for g in result.groups[:SHOW_STACKS]:
         out += _details(g, g.count, stuck=False)
     out.append(
-        f"Read {_origin(snap)}: {text(_describe(snap, kind))}; "
+        f"Read {_origin(snap)}: {_describe(snap, kind)}; "
         f"{_grouped_by(result.group_by, result.groups)}."
     )
     if snap.warnings:

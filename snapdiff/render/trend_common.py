@@ -94,19 +94,20 @@ def head(result: TrendResult, arrow: str = "->") -> str:
 def suspect_tail(result: TrendResult, arrow: str = "->") -> str:
     """`` grew 18 -> 279, +224/min, in 5 of 5 steps`` and how many other suspects."""
     top = result.suspects[0]
-    more = len(result.suspects) - 1
     return (
         f" grew {top.before:,} {arrow} {top.after:,}, {slope_text(top)}/{per(result)}, "
         f"in {top.rising_steps} of {len(top.series) - 1} steps"
-        + (f"; and {more} more suspect site(s)" if more else "")
-        + "."
     )
 
 
 def summary(result: TrendResult) -> str:
     if not result.suspects:
         return head(result) + " No site keeps accumulating tasks."
-    return f"{head(result)} Suspect: {site_text(result.suspects[0])}{suspect_tail(result)}"
+    top = result.suspects[0]
+    return (
+        f"{head(result)} Suspect: {site_text(top)}{suspect_tail(result)}"
+        f"{common.waiting_clause(top.summary.waiting)}{common.more_suspects(len(result.suspects))}."
+    )
 
 
 def time_note(result: TrendResult) -> str:
@@ -114,7 +115,8 @@ def time_note(result: TrendResult) -> str:
         return f"times from {result.time_source}; growth is a Theil-Sen slope per minute"
     return (
         "times unknown (raw dumps without capture times): growth is per step between "
-        "snapshots; pass --every, or save dumps with 'snapdiff convert --captured-at'"
+        "snapshots; pass --every 30s (the time between them), or take them with 'snapdiff "
+        "capture', which records it"
     )
 
 

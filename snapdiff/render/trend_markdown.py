@@ -6,6 +6,7 @@ from __future__ import annotations
 from snapdiff.render import common
 from snapdiff.render import trend_common as tc
 from snapdiff.render.markdown import (
+    _describe,
     _details,
     _group_name,
     _grouped_by,
@@ -13,6 +14,7 @@ from snapdiff.render.markdown import (
     _states,
     code,
     text,
+    waiting_clause,
 )
 from snapdiff.trend import TrendResult
 
@@ -31,6 +33,7 @@ def render_trend(result: TrendResult) -> str:
         top = suspects[0]
         summary += (
             f" Suspect: {_group_name(top.summary, prose=True)}{text(tc.suspect_tail(result, '→'))}"
+            f"{waiting_clause(top.summary.waiting)}{text(common.more_suspects(n))}."
         )
     else:
         summary += " No site keeps accumulating tasks."
@@ -105,7 +108,7 @@ def render_trend(result: TrendResult) -> str:
         name = m.source.origin.replace("\\", "/").rsplit("/", 1)[-1] or m.source.origin
         out.append(
             f"- {text(tc.offset_text(result, i))}: {code(name, 200, table=False)}: "
-            f"{text(common.describe_input(m, kind))}"
+            f"{_describe(m, kind)}"
         )
     out.append(f"- {text(tc.time_note(result))}")
     if result.warnings:
