@@ -42,6 +42,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -74,13 +75,17 @@ FormatOpt = Annotated[
 ]
 OutputOpt = Annotated[
     str | None,
-    typer.Option("--output", "-o", help="Write the report to FILE ('-' for stdout)."),
+    typer.Option(
+        "--output", "-o", metavar="FILE", help="Write the report to FILE ('-' for stdout)."
+    ),
 ]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing output file.")]
 SourceOpt = Annotated[
     str | None,
     typer.Option(
-        "--source", help="Read inputs as this format instead of detecting it (see 'formats')."
+        "--source",
+        metavar="NAME",
+        help="Read inputs as this format instead of detecting it (see 'formats').",
     ),
 ]
 ColorOpt = Annotated[
@@ -166,10 +171,27 @@ def _main(
     _state["traceback"] = traceback or bool(os.environ.get("SNAPDIFF_TRACEBACK"))
 
 
-def _load(path: str, source: str | None, quiet: bool, *, keep_locals: bool = False) -> Snapshot:
+def as_passed(snap: Snapshot, path: str) -> Snapshot:
+    """The snapshot named by the path the user passed: a snapshot file records the dump it was
+    made from as its origin, which a report's footer would name instead (kept in ``capture``
+    as ``dump``)."""
+    origin = snap.source.origin
+    if path == "-" or origin == path:
+        return snap
+    capture = (*snap.source.capture, ("dump", origin))
+    return replace(snap, source=replace(snap.source, origin=path, capture=capture))
+
+
+def _load(
+    path: str, source: str | None, quiet: bool, *, keep_locals: bool = False, passed: bool = True
+) -> Snapshot:
+    """Read one input; ``passed``: named by the path given (not by the dump a snapshot file was
+    made from; ``convert`` keeps that)."""
     from snapdiff import inputs
 
     snap = inputs.load(path, source, keep_locals=keep_locals)
+    if passed:
+        snap = as_passed(snap, path)
     if not quiet:
         kinds = {t.kind for t in snap.tasks}
         kind = kinds.pop() + "s" if len(kinds) == 1 else "tasks"
@@ -259,7 +281,7 @@ def _emit(
     write_bytes(output or "-", data, force=force)
 
 
-@app.command("diff")
+@app.command("diff", short_help="Compare two dumps: which creation sites accumulated tasks.")
 def diff_cmd(
     before: Annotated[
         str | None,
@@ -283,19 +305,24 @@ def diff_cmd(
         ),
     ] = None,
     after_wait: Annotated[
-        str,
-        typer.Option("--after", metavar="DURATION", help="With --live: time between captures."),
-    ] = "60s",
-    save_to: Annotated[
-        str,
+        str | None,
         typer.Option(
-            "--save", metavar="FOLDER", help="With --live: where to save the two snapshots."
+            "--after", metavar="DURATION", help="With --live: time between captures (60s)."
         ),
-    ] = ".",
+    ] = None,
+    save_to: Annotated[
+        str | None,
+        typer.Option(
+            "--save",
+            metavar="FOLDER",
+            help="With --live: where to save the two snapshots (the current folder).",
+        ),
+    ] = None,
     elapsed: Annotated[
         str | None,
         typer.Option(
             "--elapsed",
+            metavar="DURATION",
             help="Time between the two dumps (90s, 5m, 1h30m) when they carry no capture time.",
         ),
     ] = None,
@@ -304,6 +331,7 @@ def diff_cmd(
         typer.Option(
             "--fail-on-growth",
             min=1,
+            metavar="N",
             help="Exit 5 when a suspect site grew by at least N tasks.",
         ),
     ] = None,
@@ -312,6 +340,7 @@ def diff_cmd(
         typer.Option(
             "--fail-on-rate",
             min=0.0,
+            metavar="R",
             help="Exit 5 when a suspect site grew by at least R tasks per minute.",
         ),
     ] = None,
@@ -331,8 +360,14 @@ def diff_cmd(
                 raise UsageError("--live captures both snapshots: give no BEFORE or AFTER files")
             from snapdiff.cli_capture import live_pair
 
-            snap_b, snap_a = live_pair(live, parse_duration(after_wait), save_to, quiet)
+            wait = parse_duration(after_wait or "60s")
+            snap_b, snap_a = live_pair(live, wait, save_to or ".", quiet)
         else:
+            if after_wait is not None or save_to is not None:
+                option = "--after" if after_wait is not None else "--save"
+                raise UsageError(
+                    f"{option} goes with --live (it captures); with two files, drop it"
+                )
             if before is None or after is None:
                 raise UsageError("give BEFORE and AFTER dumps, or --live TARGET")
             if before == "-" and after == "-":
@@ -418,13 +453,16 @@ def parse_time(value: str, path: str) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-@app.command("convert")
+@app.command("convert", short_help="Save a dump as a snapshot file with its capture time.")
 def convert_cmd(
     dump: Annotated[str, typer.Argument(help="A dump or snapshot file ('-' for stdin).")],
     output: Annotated[
         str,
         typer.Option(
-            "--output", "-o", help="Snapshot file to write (.json, or .json.gz to compress)."
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Snapshot file to write (.json, or .json.gz to compress).",
         ),
     ],
     force: ForceOpt = False,
@@ -433,6 +471,7 @@ def convert_cmd(
         str | None,
         typer.Option(
             "--captured-at",
+            metavar="TIME",
             help="When the dump was taken: ISO 8601 time, 'now', or 'mtime' (the file's).",
         ),
     ] = None,
@@ -450,7 +489,7 @@ def convert_cmd(
         from snapdiff import store
         from snapdiff.output import write_bytes
 
-        snap = _load(dump, source, quiet, keep_locals=keep_locals)
+        snap = _load(dump, source, quiet, keep_locals=keep_locals, passed=False)
         if captured_at is not None:
             snap = replace(
                 snap, source=replace(snap.source, captured_at=parse_time(captured_at, dump))
@@ -464,7 +503,7 @@ def convert_cmd(
             )
 
 
-@app.command("formats")
+@app.command("formats", short_help="List the input formats snapdiff reads.")
 def formats_cmd(
     fmt: FormatOpt = Format.text,
 ) -> None:

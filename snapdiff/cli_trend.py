@@ -31,7 +31,7 @@ from snapdiff.cli import (
     handle_errors,
     parse_duration,
 )
-from snapdiff.errors import CaptureError, ExitCode, UsageError
+from snapdiff.errors import CaptureError, ExitCode, InputError, UsageError
 from snapdiff.group import GroupBy
 
 # The library, rich's Live and the capture code are imported where they are used (see cli.py).
@@ -50,6 +50,7 @@ FailOnGrowthOpt = Annotated[
     typer.Option(
         "--fail-on-growth",
         min=1,
+        metavar="N",
         help="Exit 5 when a suspect site grew by at least N tasks (first to last snapshot).",
     ),
 ]
@@ -58,6 +59,7 @@ FailOnRateOpt = Annotated[
     typer.Option(
         "--fail-on-rate",
         min=0.0,
+        metavar="R",
         help="Exit 5 when a suspect site grows by at least R tasks per minute.",
     ),
 ]
@@ -74,9 +76,17 @@ PlotOpt = Annotated[
 
 def expand(paths: Sequence[str]) -> list[str]:
     """Files, folders (their dump files, by name) and globs -> files, in the given order."""
-    out: list[str] = []
+    return [f for f, _ in expand_marked(paths)]
+
+
+def expand_marked(paths: Sequence[str]) -> list[tuple[str, bool]]:
+    """:func:`expand`, each file with whether it was found in a folder (a stray file there is
+    skipped with a warning; a file named on the command line must be read)."""
+    out: list[tuple[str, bool]] = []
     for path in paths:
         p = Path(path)
+        if path != "-" and not p.exists() and not any(c in path for c in "*?["):
+            raise InputError(f"{path}: no such file or folder")
         if path != "-" and p.is_dir():
             found = sorted(
                 str(f)
@@ -85,25 +95,36 @@ def expand(paths: Sequence[str]) -> list[str]:
             )
             if not found:
                 raise UsageError(f"{path}: no dumps or snapshots in this folder")
-            out.extend(found)
+            out.extend((f, True) for f in found)
         elif path != "-" and not p.exists() and any(c in path for c in "*?["):
             found = sorted(f for f in glob.glob(path) if Path(f).is_file())
             if not found:
                 raise UsageError(f"{path}: no file matches")
-            out.extend(found)
+            out.extend((f, False) for f in found)
         else:
-            out.append(path)
-    if out.count("-") > 1:
+            out.append((path, False))
+    if [f for f, _ in out].count("-") > 1:
         raise UsageError("only one input can be '-' (stdin)")
     return out
 
 
-def _load_all(files: Sequence[str], source: str | None, quiet: bool) -> list[Snapshot]:
+def _load_all(
+    files: Sequence[str | tuple[str, bool]], source: str | None, quiet: bool
+) -> list[Snapshot]:
+    """Read every file; one found in a folder that is not a dump is skipped with a warning."""
     from snapdiff import inputs
+    from snapdiff.cli import as_passed
 
     snaps = []
-    for f in files:
-        snap = inputs.load(f, source)
+    for item in files:
+        f, in_folder = item if isinstance(item, tuple) else (item, False)
+        try:
+            snap = as_passed(inputs.load(f, source), f)
+        except InputError as exc:
+            if not in_folder:
+                raise
+            _warn(f"skipped {exc.message}")
+            continue
         for warning in snap.warnings:
             _warn(warning)
         snaps.append(snap)
@@ -160,7 +181,9 @@ def _report(
     _emit(fmt, output, force, color, "trend", result)
 
 
-@app.command("trend")
+@app.command(
+    "trend", short_help="Judge a series of snapshots: which sites keep accumulating tasks."
+)
 def trend_cmd(
     snapshots: Annotated[
         list[str],
@@ -202,10 +225,11 @@ def trend_cmd(
 
             plot_format(plot)
         seconds = parse_duration(every) if every is not None else None
-        files = expand(snapshots)
-        if len(files) < 2:
-            raise UsageError(f"a trend needs two or more snapshots, got {len(files)}")
-        result = trend(_load_all(files, source, quiet), group_by, every_seconds=seconds)
+        files = expand_marked(snapshots)
+        snaps = _load_all(files, source, quiet)
+        if len(snaps) < 2:
+            raise UsageError(f"a trend needs two or more snapshots, got {len(snaps)}")
+        result = trend(snaps, group_by, every_seconds=seconds)
         _check_rate_gate(result, fail_on_rate)
         for warning in result.warnings:
             _warn(warning)
@@ -231,7 +255,7 @@ def _status(n: int, folder: str, every: float, note: str = "") -> str:
     )
 
 
-@app.command("watch")
+@app.command("watch", short_help="Capture a live service every few seconds and show the top sites.")
 def watch_cmd(
     target: Annotated[
         str, typer.Argument(help="A URL (Go pprof base, or a JSON debug endpoint) or a pid.")
@@ -244,18 +268,25 @@ def watch_cmd(
         typer.Option("--save", metavar="FOLDER", help="Where every snapshot is saved."),
     ] = ".",
     count: Annotated[
-        int | None, typer.Option("--count", min=2, help="Stop after N captures.")
+        int | None, typer.Option("--count", min=2, metavar="N", help="Stop after N captures.")
     ] = None,
     for_: Annotated[
         str | None, typer.Option("--for", metavar="DURATION", help="Stop after this long.")
     ] = None,
     window: Annotated[
         int,
-        typer.Option("--window", min=2, help="Judge the last N snapshots (all are saved)."),
+        typer.Option(
+            "--window", min=2, metavar="N", help="Judge the last N snapshots (all are saved)."
+        ),
     ] = WATCH_WINDOW,
-    top: Annotated[int, typer.Option("--top", min=1, help="Rows in the live table.")] = 12,
+    top: Annotated[
+        int, typer.Option("--top", min=1, metavar="N", help="Rows in the live table.")
+    ] = 12,
     timeout: Annotated[
-        str, typer.Option("--timeout", help="Time for one capture (HTTP transfer, py-spy).")
+        str,
+        typer.Option(
+            "--timeout", metavar="DURATION", help="Time for one capture (HTTP transfer, py-spy)."
+        ),
     ] = "30s",
     group_by: GroupByOpt = GroupBy.SITE,
     fmt: FormatOpt = Format.text,

@@ -142,7 +142,9 @@ def is_app_frame(kind: str, frame: Frame, *, jvm: bool = False) -> bool:
     if jvm:
         return _jvm_app(frame.function)
     if frame.file.endswith((".js", ".mjs", ".cjs", ".ts")):
-        return not frame.file.startswith(("node:", "internal/")) and "node_modules" not in frame.file
+        return (
+            not frame.file.startswith(("node:", "internal/")) and "node_modules" not in frame.file
+        )
     return _py_app(frame)
 
 

@@ -247,14 +247,18 @@ def waiting_words(w: Waiting | None) -> tuple[str, str]:
     short location (its function when the dump gives no file). ("", "") when unknown."""
     if w is None or (not w.state and w.frame is None):
         return "", ""
-    share = f"all {w.total:,}" if w.count == w.total and w.total > 1 else f"{w.count:,} of {w.total:,}"
+    share = (
+        f"all {w.total:,}" if w.count == w.total and w.total > 1 else f"{w.count:,} of {w.total:,}"
+    )
     if w.total == 1:
         share = "it"
     state = clean(w.state, 60)
     verb = _STATE_VERBS.get(state.lower())
     if verb is None:
-        verb = f"wait{'s' if w.total == 1 else ''} in {state}" if state else (
-            "waits" if w.total == 1 else "wait"
+        verb = (
+            f"wait{'s' if w.total == 1 else ''} in {state}"
+            if state
+            else ("waits" if w.total == 1 else "wait")
         )
     elif w.total == 1:
         verb = {"are idle": "is idle", "run": "runs"}[verb]
