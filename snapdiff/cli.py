@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from snapdiff.diff import DiffResult
     from snapdiff.model import Snapshot
+    from snapdiff.render.options import ReportOptions
 
 app = typer.Typer(
     name="snapdiff",
@@ -50,6 +51,8 @@ class Format(StrEnum):
     text = "text"
     markdown = "markdown"
     json = "json"
+    jira = "jira"
+    html = "html"
 
 
 class Color(StrEnum):
@@ -92,6 +95,39 @@ ColorOpt = Annotated[
     Color, typer.Option("--color", case_sensitive=False, help="Colour in the terminal report.")
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines on stderr.")]
+AllOpt = Annotated[
+    bool,
+    typer.Option(
+        "--all", help="List every group; by default steady and internal ones are one line."
+    ),
+]
+LinkOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--link-template",
+        metavar="URL",
+        help="Link file:line to the code in Markdown, Jira and HTML: a URL with {path}, {line} "
+        "and {ref} (default: $SNAPDIFF_LINK_TEMPLATE).",
+    ),
+]
+PathMapOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--path-map",
+        metavar="FROM=TO",
+        help="With --link-template: a build path prefix and the repository path it stands for "
+        "(repeat; default: $SNAPDIFF_PATH_MAP). Paths no map matches get no link.",
+    ),
+]
+RefOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--link-ref",
+        metavar="REF",
+        help="The {ref} of --link-template: a commit, tag or branch (default: "
+        "$SNAPDIFF_LINK_REF, else main).",
+    ),
+]
 
 
 def _stderr() -> Console:
@@ -244,6 +280,14 @@ def _console_for(color: Color, file: io.StringIO | None = None) -> Console:
     )
 
 
+def report_options(
+    all_groups: bool, template: str | None, path_map: list[str] | None, ref: str | None
+) -> ReportOptions:
+    from snapdiff.render.options import ReportOptions, links_from
+
+    return ReportOptions(all_groups, links_from(template, path_map, ref))
+
+
 def _emit(
     fmt: Format,
     output: str | None,
@@ -251,15 +295,20 @@ def _emit(
     color: Color,
     report: str,
     result: object,
+    options: ReportOptions | None = None,
 ) -> None:
     """Write ``result`` in ``fmt`` with the renderer of that format for ``report``: the
     function ``render_<report>`` of ``snapdiff.render.text``, ``.markdown`` or ``.json`` (for
     a trend, of ``trend_text`` and so on). Only that module is imported: JSON and Markdown
     reports do without rich."""
+    from functools import partial
     from importlib import import_module
 
+    from snapdiff.render.options import DEFAULT
+
     prefix = "trend_" if report == "trend" else ""
-    render = getattr(import_module(f"snapdiff.render.{prefix}{fmt.value}"), f"render_{report}")
+    module = import_module(f"snapdiff.render.{prefix}{fmt.value}")
+    render = partial(getattr(module, f"render_{report}"), options=options or DEFAULT)
     if fmt is Format.text:
         if output is None or output == "-":
             try:
@@ -272,10 +321,9 @@ def _emit(
         buf = io.StringIO()
         render(result, _console_for(color, buf))
         data = buf.getvalue().encode()
-    elif fmt is Format.markdown:
-        data = render(result).encode()
     else:
-        data = render(result)
+        rendered = render(result)
+        data = rendered.encode() if isinstance(rendered, str) else rendered
     from snapdiff.output import write_bytes
 
     write_bytes(output or "-", data, force=force)
@@ -346,6 +394,10 @@ def diff_cmd(
     ] = None,
     color: ColorOpt = Color.auto,
     quiet: QuietOpt = False,
+    all_groups: AllOpt = False,
+    link_template: LinkOpt = None,
+    path_map: PathMapOpt = None,
+    link_ref: RefOpt = None,
 ) -> None:
     """Compare two dumps of the same service: which creation sites accumulated tasks.
 
@@ -355,6 +407,7 @@ def diff_cmd(
         from snapdiff.diff import diff
 
         seconds = parse_duration(elapsed) if elapsed is not None else None
+        options = report_options(all_groups, link_template, path_map, link_ref)
         if live is not None:
             if before is not None or after is not None:
                 raise UsageError("--live captures both snapshots: give no BEFORE or AFTER files")
@@ -379,7 +432,7 @@ def diff_cmd(
             raise UsageError("--fail-on-rate needs the time between the dumps: pass --elapsed")
         for warning in result.warnings:
             _warn(warning)
-        _emit(fmt, output, force, color, "diff", result)
+        _emit(fmt, output, force, color, "diff", result, options)
         _gate(result, fail_on_growth)
         _rate_gate(result, fail_on_rate)
 
@@ -423,14 +476,18 @@ def show_cmd(
     source: SourceOpt = None,
     color: ColorOpt = Color.auto,
     quiet: QuietOpt = False,
+    link_template: LinkOpt = None,
+    path_map: PathMapOpt = None,
+    link_ref: RefOpt = None,
 ) -> None:
     """Group the tasks of one dump by creation site."""
     with handle_errors():
         from snapdiff.diff import show
 
+        options = report_options(True, link_template, path_map, link_ref)
         snap = _load(snapshot, source, quiet)
         result = show(snap, group_by)
-        _emit(fmt, output, force, color, "show", result)
+        _emit(fmt, output, force, color, "show", result, options)
 
 
 def parse_time(value: str, path: str) -> str:

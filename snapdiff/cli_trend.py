@@ -13,14 +13,18 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from snapdiff.cli import (
+    AllOpt,
     Color,
     ColorOpt,
     ForceOpt,
     Format,
     FormatOpt,
     GroupByOpt,
+    LinkOpt,
     OutputOpt,
+    PathMapOpt,
     QuietOpt,
+    RefOpt,
     SourceOpt,
     _clean,
     _emit,
@@ -30,6 +34,7 @@ from snapdiff.cli import (
     app,
     handle_errors,
     parse_duration,
+    report_options,
 )
 from snapdiff.errors import CaptureError, ExitCode, InputError, UsageError
 from snapdiff.group import GroupBy
@@ -38,6 +43,7 @@ from snapdiff.group import GroupBy
 if TYPE_CHECKING:
     from snapdiff.cli_capture import Capturer
     from snapdiff.model import Snapshot
+    from snapdiff.render.options import ReportOptions
     from snapdiff.trend import SiteTrend, TrendResult
 
 # Files a folder given to 'trend' is read for (sorted by name); raw captures saved beside
@@ -171,6 +177,7 @@ def _report(
     force: bool,
     color: Color,
     plot: str | None,
+    options: ReportOptions | None = None,
 ) -> None:
     if plot is not None:
         from snapdiff.output import write_bytes
@@ -178,7 +185,7 @@ def _report(
 
         data = trend_plot.render_plot(result, trend_plot.plot_format(plot))
         write_bytes(plot, data, force=force)
-    _emit(fmt, output, force, color, "trend", result)
+    _emit(fmt, output, force, color, "trend", result, options)
 
 
 @app.command(
@@ -211,6 +218,10 @@ def trend_cmd(
     fail_on_rate: FailOnRateOpt = None,
     color: ColorOpt = Color.auto,
     quiet: QuietOpt = False,
+    all_groups: AllOpt = False,
+    link_template: LinkOpt = None,
+    path_map: PathMapOpt = None,
+    link_ref: RefOpt = None,
 ) -> None:
     """Judge a series of snapshots of one service: which sites keep accumulating tasks.
 
@@ -225,6 +236,7 @@ def trend_cmd(
 
             plot_format(plot)
         seconds = parse_duration(every) if every is not None else None
+        options = report_options(all_groups, link_template, path_map, link_ref)
         files = expand_marked(snapshots)
         snaps = _load_all(files, source, quiet)
         if len(snaps) < 2:
@@ -233,7 +245,7 @@ def trend_cmd(
         _check_rate_gate(result, fail_on_rate)
         for warning in result.warnings:
             _warn(warning)
-        _report(result, fmt, output, force, color, plot)
+        _report(result, fmt, output, force, color, plot, options)
         over, message = crossed(result, fail_on_growth, fail_on_rate)
         if over:
             _say("snapdiff: " + message)

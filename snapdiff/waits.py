@@ -165,9 +165,23 @@ def blocking_place(kind: str, frames: Sequence[Frame]) -> Frame | None:
     if found is not None:
         return found
     for frame in frames:
-        if not frame.function.startswith("runtime."):
+        if not frame.function.startswith(_PRIMITIVES):
             return frame
     return frames[0] if frames else None
+
+
+# Frames of waiting itself, which say nothing of what is awaited: Go's scheduler, the JVM's
+# parking and monitor primitives.
+_PRIMITIVES = (
+    "runtime.",
+    "jdk.internal.misc.Unsafe.",
+    "sun.misc.Unsafe.",
+    "java.lang.Object.wait",
+    "java.lang.Thread.sleep",
+    "java.util.concurrent.locks.",
+    "java.util.concurrent.ForkJoinPool.managedBlock",
+    "java.util.concurrent.ForkJoinPool.unmanagedBlock",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +200,7 @@ class Waiting:
     total: int
     oldest_wait_minutes: int | None = None
     median_wait_minutes: int | None = None
+    app: bool = True  # the frame is the application's own (else the nearest library frame)
 
 
 def _median(values: Counter[int]) -> int:
@@ -228,4 +243,5 @@ def waiting(tasks: Iterable[tuple[Task, int]]) -> Waiting | None:
     if any_wait and kind == GOROUTINE:
         oldest = max(waits)
         median = _median(waits)
-    return Waiting(state, frame, count, total, oldest, median)
+    app = frame is not None and app_frame(kind, (frame,)) is not None
+    return Waiting(state, frame, count, total, oldest, median, app)

@@ -265,6 +265,8 @@ def waiting_words(w: Waiting | None) -> tuple[str, str]:
     place = ""
     if w.frame is not None:
         place = w.frame.short_location() or w.frame.function
+        if not w.app and w.frame.short_location():  # a library's frame: say which function
+            place = f"{w.frame.function} ({place})"
     return f"{share} {verb}", clean(place, 300)
 
 
@@ -334,3 +336,57 @@ def rate_note(result: DiffResult) -> str:
         "rate unknown: the inputs carry no capture time (raw dumps); pass --elapsed 5m (the "
         "time between them), or take them with 'snapdiff capture', which records it"
     )
+
+
+# Frames of the capture itself: the Go pprof handler writing the very dump being read.
+_CAPTURE_FUNCTIONS = (
+    "runtime/pprof.writeGoroutineStacks",
+    "runtime/pprof.writeGoroutine",
+    "net/http/pprof.",
+    "runtime.goroutineProfileWithLabels",
+)
+
+
+def is_capture_own(g: GroupDiff | GroupSummary) -> bool:
+    """The group's tasks are the capture's own: Go's pprof handler answering the dump request."""
+    return any(f.function.startswith(_CAPTURE_FUNCTIONS) for f in g.stack)
+
+
+def is_internal(g: GroupDiff | GroupSummary) -> bool:
+    """Tasks of the runtime itself: no frames at all (a VM's own threads), or a Go site in the
+    runtime package."""
+    if g.key.kind == LIBUV_HANDLE:
+        return False
+    return not g.key.function or g.key.function.startswith("runtime.")
+
+
+def is_noise(g: GroupDiff | GroupSummary, *, suspect: bool, delta: int) -> bool:
+    """A group a reader of an incident report need not see row by row: not suspect, and
+    steady (no change), the runtime's own, or the capture's own."""
+    if suspect:
+        return False
+    return delta == 0 or is_internal(g) or is_capture_own(g)
+
+
+def fold_line(n: int, tasks: int, kind: str) -> str:
+    """``+ 14 steady or internal sites, 31 goroutines (--all lists them)``."""
+    return (
+        f"+ {n:,} steady or internal site{'' if n == 1 else 's'}, {tasks:,} "
+        f"{kind_plural(kind, tasks)} (--all lists them)"
+    )
+
+
+def split_noise(result: DiffResult, all_groups: bool) -> tuple[list[GroupDiff], list[GroupDiff]]:
+    """The groups to list and the ones folded into one line (none with ``all_groups``)."""
+    if all_groups:
+        return list(result.groups), []
+    shown: list[GroupDiff] = []
+    folded: list[GroupDiff] = []
+    for g in result.groups:
+        (folded if is_noise(g, suspect=g.suspect, delta=g.delta) else shown).append(g)
+    return shown, folded
+
+
+def unique(notes: list[str] | tuple[str, ...]) -> list[str]:
+    """Notes in order, each said once (the same reader's note on both inputs)."""
+    return list(dict.fromkeys(notes))

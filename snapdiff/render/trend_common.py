@@ -126,6 +126,27 @@ def offset_text(result: TrendResult, i: int) -> str:
     return "+" + common.duration(result.offsets_seconds[i])
 
 
+def split_noise(result: TrendResult, all_groups: bool) -> tuple[list[SiteTrend], list[SiteTrend]]:
+    """The groups to list and those folded into one line: steady, the runtime's own, the
+    capture's own (none folded with ``all_groups``)."""
+    if all_groups:
+        return list(result.groups), []
+    shown: list[SiteTrend] = []
+    folded: list[SiteTrend] = []
+    for g in result.groups:
+        noise = common.is_noise(g.summary, suspect=g.suspect, delta=g.delta)
+        noise = noise and (g.verdict == "steady" or g.delta == 0 or g.after <= 1)
+        (folded if noise else shown).append(g)
+    return shown, folded
+
+
+def ages(result: TrendResult, g: SiteTrend) -> str:
+    """Go's wait times of the group's goroutines in the last snapshot, and how long the tasks
+    of the first snapshot that are still alive in the last have lived at least."""
+    alive = result.elapsed_seconds if result.ids_comparable else None
+    return common.ages_text(g.summary.waiting, g.survivors, alive)
+
+
 def runtime_leaked(g: SiteTrend) -> str:
     """Go's own count beside ours: ``212 leaked`` (last snapshot)."""
     return f"{g.leaked:,}" if g.leaked else "-"
