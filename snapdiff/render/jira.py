@@ -118,16 +118,13 @@ def details(
     reasons: tuple[str, ...] = (),
     ages: str = "",
 ) -> list[str]:
-    """An ``{expand}`` block: why, ages, labels, examples, the stack."""
+    """An ``{expand}`` block: where they wait, why, ages, labels, examples, the stack."""
     handle = g.key.kind == LIBUV_HANDLE
-    name = g.key.label() if handle else (g.key.function or "(no stack)")
-    words, place = common.waiting_words(g.waiting)
-    title = f"{name}: {count:,} {common.group_kind_plural(g, count)}"
-    if words:
-        title += f", {words}" + (f" at {place}" if place else "")
-    # The title is a macro parameter: no "|", "}" or ":" start of another parameter in it.
-    title = re.sub(r"[|{}=]", " ", clean(title, 300))
-    out = ["{expand:" + title + "}"]
+    # A macro's title is not escaped by Jira as text is: only our own words go in it, the
+    # group's name (from the dump) on the block's first line.
+    tasks = common.group_kind_plural(g, count)
+    out = ["{expand:" + f"{count:,} {tasks}: where they wait, why, the stack" + "}"]
+    out.append(f"*{group_name(g, links)}*{waiting_clause(g.waiting, links)}")
     if reasons:
         out.append("Why: " + text("; ".join(reasons)) + ".")
     if ages:
