@@ -7,7 +7,6 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from snapdiff.model import LIBUV_HANDLE
 from snapdiff.render import common
 from snapdiff.render import trend_common as tc
 from snapdiff.render.common import clean
@@ -98,7 +97,7 @@ def render_trend(result: TrendResult, console: Console, *, stacks: int = SUSPECT
             lines.append(("labels: " + labels, ""))
         lines += _examples(g.summary)
         _print(console, Folded(lines, 1))
-        if g.key.kind != LIBUV_HANDLE:  # a handle's one frame is its key, already shown
+        if not common.is_resource(g.key.kind):  # a handle's one frame is its key, already shown
             _print(console, _stack(g.summary))
     if len(result.suspects) > stacks:
         _print(console, Text(f"(stacks of {len(result.suspects) - stacks} more suspects left out)"))
