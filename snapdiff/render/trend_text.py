@@ -51,7 +51,7 @@ def trend_table(result: TrendResult, limit: int | None = None, *, compact: bool 
     if result.ids_comparable:
         table.add_column("surv.", justify="right", no_wrap=True)
     if result.runtime_leaks:
-        table.add_column("Go leaked", justify="right", no_wrap=True)
+        table.add_column(f"{tc.leak_marker(result)} leaked", justify="right", no_wrap=True)
     groups = result.groups if limit is None else result.groups[:limit]
     for g in groups:
         row: list[RenderableType] = [
@@ -88,7 +88,8 @@ def render_trend(result: TrendResult, console: Console, *, stacks: int = SUSPECT
         if g.leaked:
             lines.append(
                 (
-                    f"Go runtime: {g.leaked:,} of {g.after:,} marked (leaked) in the last snapshot",
+                    f"{common.marker(g.key.kind)} runtime: {g.leaked:,} of {g.after:,} marked "
+                    "(leaked) in the last snapshot",
                     "",
                 )
             )
