@@ -352,7 +352,7 @@ def test_progress_line_shows_a_snapshot_files_own_names_inertly(tmp_path: Path) 
 
 def test_capture_lines_show_a_documents_kind_inertly() -> None:
     """A probe document names its tasks' kind itself; capture's progress lines quote it."""
-    from snapdiff.cli_capture import _kind
+    from snapdiff.cli.capture import _kind
     from snapdiff.model import Frame, Snapshot, SourceInfo, Task
 
     task = Task(PAYLOADS["ansi-sgr"], (Frame("main", "app.py", 1),))
@@ -409,7 +409,7 @@ def test_jira_report_is_inert(dumps: list[Path]) -> None:
 HTML_TAGS = {
     "html", "head", "meta", "title", "style", "body", "main", "h1", "h2", "p", "code", "table",
     "thead", "tbody", "tr", "th", "td", "details", "summary", "pre", "section", "ul", "li",
-    "span", "svg", "polyline", "title", "line", "text", "rect", "script", "a",
+    "span", "svg", "polyline", "line", "text", "rect", "script", "a",
 }  # fmt: skip
 
 

@@ -18,8 +18,9 @@ import hashlib
 from collections.abc import Sequence
 from html import escape
 
-from snapdiff.diff import DiffResult, GroupDiff, GroupSummary, ShowResult, SnapshotMeta
-from snapdiff.model import GOROUTINE, LIBUV_HANDLE, Frame
+from snapdiff.compare import GroupSummary, SnapshotMeta
+from snapdiff.diff import DiffResult, GroupDiff, ShowResult
+from snapdiff.model import Frame
 from snapdiff.render import common
 from snapdiff.render.common import clean
 from snapdiff.render.options import DEFAULT, Links, ReportOptions
@@ -131,7 +132,7 @@ def waiting_clause(w: Waiting | None, links: Links | None) -> str:
 
 def group_name(g: GroupDiff | GroupSummary, links: Links | None, *, mark_entry: bool = True) -> str:
     key = g.key
-    if key.kind == LIBUV_HANDLE:
+    if common.is_resource(key.kind):
         return code(key.label(), 400)
     name = code(key.function) if key.function else "(no stack)"
     frame = Frame(key.function, key.file, key.line)
@@ -139,8 +140,8 @@ def group_name(g: GroupDiff | GroupSummary, links: Links | None, *, mark_entry: 
         name += " " + place(frame, links)
     if key.name_pattern:
         name += f' <span class="muted">named</span> {code(key.name_pattern, 100)}'
-    if common.is_virtual(g):
-        name += ' <span class="muted">(virtual threads)</span>'
+    if common.label_words(g):
+        name += f' <span class="muted">({esc(common.label_words(g))})</span>'
     if mark_entry and key.by == "entry" and g.site is None:
         name += ' <span class="muted">(entry function)</span>'
     return name
@@ -196,7 +197,7 @@ def details(
 ) -> list[str]:
     """A suspect's section: where its tasks wait, why, ages, labels, examples, and its stack
     in a ``<details>`` block."""
-    handle = g.key.kind == LIBUV_HANDLE
+    handle = common.is_resource(g.key.kind)
     out = ['<section class="site">', f"<h2>Suspect {group_name(g, links)}</h2>"]
     words = waiting_clause(g.waiting, links).removeprefix("; ")
     kinds = common.group_kind_plural(g, count)
@@ -208,7 +209,7 @@ def details(
     if g.labels:
         labels = ", ".join(code(f"{k}={v}") for k, v in g.labels)
         out.append(f"<p>Labels: {labels}</p>")
-    if g.example_ids and g.key.kind == GOROUTINE:
+    if g.example_ids and common.shows_ids(g.key.kind):
         out.append("<p>Example ids: " + ", ".join(str(i) for i in g.example_ids) + "</p>")
     examples = common.handle_examples(g)
     if examples:
@@ -217,7 +218,7 @@ def details(
         names = common.example_list(g.example_names, count, 100)
         out.append("<p>Example names: " + ", ".join(code(n) for n in names) + "</p>")
     if not handle:
-        site = g.site if g.site is not None and g.key.kind == GOROUTINE else None
+        site = g.site if g.site is not None and common.created_at(g.key.kind) else None
         out.append(
             "<details><summary>Stack (the most common in the group)</summary>"
             f"<pre>{stack_text(g.stack, site)}</pre></details>"

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import re
 
-from snapdiff.diff import DiffResult, GroupDiff, GroupSummary, ShowResult, SnapshotMeta
-from snapdiff.model import GOROUTINE, LIBUV_HANDLE, Frame
+from snapdiff.compare import GroupSummary, SnapshotMeta
+from snapdiff.diff import DiffResult, GroupDiff, ShowResult
+from snapdiff.model import Frame
 from snapdiff.render import common
 from snapdiff.render.common import clean
 from snapdiff.render.options import DEFAULT, Links, ReportOptions
@@ -81,7 +82,7 @@ def waiting_clause(w: Waiting | None, links: Links | None) -> str:
 
 def group_name(g: GroupDiff | GroupSummary, links: Links | None, *, mark_entry: bool = True) -> str:
     key = g.key
-    if key.kind == LIBUV_HANDLE:
+    if common.is_resource(key.kind):
         return code(key.label(), 400)
     name = code(key.function) if key.function else "(no stack)"
     frame = Frame(key.function, key.file, key.line)
@@ -89,8 +90,8 @@ def group_name(g: GroupDiff | GroupSummary, links: Links | None, *, mark_entry: 
         name += " " + _place(frame, links)
     if key.name_pattern:
         name += " " + code(key.name_pattern, 100)
-    if common.is_virtual(g):
-        name += " (virtual threads)"
+    if common.label_words(g):
+        name += f" ({common.label_words(g)})"
     if mark_entry and key.by == "entry" and g.site is None:
         name += " (entry)"
     return name
@@ -119,7 +120,7 @@ def details(
     ages: str = "",
 ) -> list[str]:
     """An ``{expand}`` block: where they wait, why, ages, labels, examples, the stack."""
-    handle = g.key.kind == LIBUV_HANDLE
+    handle = common.is_resource(g.key.kind)
     # A macro's title is not escaped by Jira as text is: only our own words go in it, the
     # group's name (from the dump) on the block's first line.
     tasks = common.group_kind_plural(g, count)
@@ -131,13 +132,13 @@ def details(
         out.append("Ages: " + text(ages) + ".")
     if g.labels:
         out.append("Labels: " + ", ".join(code(f"{k}={v}") for k, v in g.labels))
-    if g.example_ids and g.key.kind == GOROUTINE:
+    if g.example_ids and common.shows_ids(g.key.kind):
         out.append("Example ids: " + ", ".join(str(i) for i in g.example_ids))
     examples = common.handle_examples(g)
     if examples:
         out.append("Examples: " + ", ".join(code(e) for e in examples))
     if not handle:
-        site = g.site if g.site is not None and g.key.kind == GOROUTINE else None
+        site = g.site if g.site is not None and common.created_at(g.key.kind) else None
         out.append(noformat(stack_text(g.stack, site)))
     out += ["{expand}", ""]
     return out

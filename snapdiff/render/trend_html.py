@@ -44,7 +44,8 @@ def chart(result: TrendResult, groups: list[SiteTrend], width: int = 720, height
     parts = [
         f'<svg class="chart" width="{width}" height="{height}" role="img" '
         f'aria-label="tasks per site over time">',
-        f'<line x1="{left}" y1="{y(0):.1f}" x2="{width - right}" y2="{y(0):.1f}" stroke="#d0d7de"/>',
+        f'<line x1="{left}" y1="{y(0):.1f}" x2="{width - right}" y2="{y(0):.1f}" '
+        'stroke="#d0d7de"/>',
         f'<line x1="{left}" y1="{top}" x2="{left}" y2="{y(0):.1f}" stroke="#d0d7de"/>',
         f'<text x="{left - 6}" y="{top + 8}" text-anchor="end">{hi:,}</text>',
         f'<text x="{left - 6}" y="{y(0):.1f}" text-anchor="end">0</text>',

@@ -58,7 +58,7 @@ def render_trend(result: TrendResult, options: ReportOptions = DEFAULT) -> str:
         head.append("Survivors")
         align.append("--:")
     if result.runtime_leaks:
-        head.append("Go: leaked")
+        head.append(f"{tc.leak_marker(result)}: leaked")
         align.append("--:")
     head.append("States (last)")
     align.append("---")

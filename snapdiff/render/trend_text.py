@@ -7,7 +7,6 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from snapdiff.model import LIBUV_HANDLE
 from snapdiff.render import common
 from snapdiff.render import trend_common as tc
 from snapdiff.render.common import clean
@@ -60,7 +59,7 @@ def trend_table(
     if result.ids_comparable:
         table.add_column("surv.", justify="right", no_wrap=True)
     if result.runtime_leaks:
-        table.add_column("Go leaked", justify="right", no_wrap=True)
+        table.add_column(f"{tc.leak_marker(result)} leaked", justify="right", no_wrap=True)
     every = list(result.groups) if groups is None else groups
     listed = every if limit is None else every[:limit]
     for g in listed:
@@ -108,7 +107,7 @@ def site_lines(result: TrendResult, groups: tuple[SiteTrend, ...] | list[SiteTre
                 f"survivors {g.survivors:,}" if g.survivors is not None else "survivors ?"
             )
         if result.runtime_leaks and g.leaked:
-            figures.append(f"Go leaked {tc.runtime_leaked(g)}")
+            figures.append(f"{tc.leak_marker(result)} leaked {tc.runtime_leaked(g)}")
         if g.summary.states:
             figures.append(common.detail(g.summary))
         spark = tc.sparkline(g.series, SPARK_WIDTH)
@@ -147,7 +146,8 @@ def render_trend(
         if g.leaked:
             lines.append(
                 (
-                    f"Go runtime: {g.leaked:,} of {g.after:,} marked (leaked) in the last snapshot",
+                    f"{common.marker(g.key.kind)} runtime: {g.leaked:,} of {g.after:,} marked "
+                    "(leaked) in the last snapshot",
                     "",
                 )
             )
@@ -156,7 +156,7 @@ def render_trend(
             lines.append(("labels: " + labels, ""))
         lines += _examples(g.summary)
         _print(console, Folded(lines, 1))
-        if g.key.kind != LIBUV_HANDLE:  # a handle's one frame is its key, already shown
+        if not common.is_resource(g.key.kind):  # a handle's one frame is its key, already shown
             _print(console, _stack(g.summary))
     if len(result.suspects) > stacks:
         _print(console, Text(f"(stacks of {len(result.suspects) - stacks} more suspects left out)"))
