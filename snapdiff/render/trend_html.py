@@ -100,7 +100,7 @@ def render_trend(result: TrendResult, options: ReportOptions = DEFAULT) -> str:
     if result.ids_comparable:
         head.append(("Survivors", True))
     if result.runtime_leaks:
-        head.append(("Go: leaked", True))
+        head.append((esc(f"{tc.leak_marker(result)}: leaked"), True))
     head.append(("Where they wait", False))
     mark_entry = not common.entry_only(summaries)
 

@@ -31,7 +31,9 @@ def render_trend(result: TrendResult, options: ReportOptions = DEFAULT) -> str:
     words = common.key_heading(result.group_by, summaries)
     head = ["Verdict", words[0].upper() + words[1:], "Trend", "First", "Last", "Δ"]
     head += [f"Per {tc.per(result)}", "Steadiness"]
-    head += ["Survivors"] * result.ids_comparable + ["Go: leaked"] * bool(result.runtime_leaks)
+    head += ["Survivors"] * result.ids_comparable + [f"{tc.leak_marker(result)}: leaked"] * bool(
+        result.runtime_leaks
+    )
     head.append("Where they wait")
     out.append("||" + "||".join(head) + "||")
     shown, folded = tc.split_noise(result, options.all_groups)
