@@ -372,11 +372,12 @@ def is_noise(g: GroupDiff | GroupSummary, *, suspect: bool, delta: int) -> bool:
     return delta == 0 or bool(g.summary.owner if isinstance(g, GroupDiff) else g.owner)
 
 
-def fold_line(n: int, tasks: int, kind: str) -> str:
-    """``+ 14 steady or internal sites, 31 goroutines (--all lists them)``."""
+def fold_line(n: int, tasks: int, kind: str, *, hint: bool = True) -> str:
+    """``+ 14 steady or internal sites, 31 goroutines (--all lists them)``; without ``hint`` for
+    a report that lists them in a block a reader opens."""
     return (
         f"+ {n:,} steady or internal site{'' if n == 1 else 's'}, {tasks:,} "
-        f"{kind_plural(kind, tasks)} (--all lists them)"
+        f"{kind_plural(kind, tasks)}" + (" (--all lists them)" if hint else "")
     )
 
 

@@ -127,7 +127,10 @@ def waiting_clause(w: Waiting | None, links: Links | None) -> str:
     words, where = common.waiting_words(w)
     if not words or w is None:
         return ""
-    return f"; {esc(words)}" + (f" at {place(w.frame, links)}" if where else "")
+    at = place(w.frame, links)
+    if w.frame is not None and not w.app and w.frame.short_location():  # a library's frame
+        at = f"{code(w.frame.function)} ({at})"
+    return f"; {esc(words)}" + (f" at {at}" if where else "")
 
 
 def group_name(g: GroupDiff | GroupSummary, links: Links | None, *, mark_entry: bool = True) -> str:
@@ -313,8 +316,8 @@ def render_diff(result: DiffResult, options: ReportOptions = DEFAULT) -> str:
 
     body += table(shown, "groups")
     if folded:
-        line = common.fold_line(len(folded), sum(g.after for g in folded), kind)
-        body += [f"<details><summary>{esc(line.replace(' (--all lists them)', ''))}</summary>"]
+        line = common.fold_line(len(folded), sum(g.after for g in folded), kind, hint=False)
+        body += [f"<details><summary>{esc(line)}</summary>"]
         body += [*table(folded, "folded"), "</details>"]
     for g in suspects[:SUSPECT_STACKS]:
         alive = result.elapsed_seconds if result.ids_comparable else None

@@ -77,6 +77,8 @@ def waiting_clause(w: Waiting | None, links: Links | None) -> str:
     if not words:
         return ""
     where = _place(w.frame if w else None, links) if place else ""
+    if where and w is not None and w.frame is not None and not w.app and w.frame.short_location():
+        where = f"{code(w.frame.function)} ({where})"  # a library's frame: which function
     return f"; {text(words)}" + (f" at {where}" if where else "")
 
 
@@ -202,7 +204,7 @@ def render_diff(result: DiffResult, options: ReportOptions = DEFAULT) -> str:
     out.append("")
     if folded:
         tasks = sum(g.after for g in folded)
-        out.append(text(common.fold_line(len(folded), tasks, kind)))
+        out.append(text(common.fold_line(len(folded), tasks, kind, hint=False)))
         out.append("{expand:" + f"{len(folded):,} steady or internal sites" + "}")
         out.append("||" + "||".join(head[:5]) + "||")
         for g in folded:

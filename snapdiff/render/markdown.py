@@ -162,7 +162,10 @@ def waiting_clause(w: Waiting | None, links: Links | None = None, *, table: bool
     words, where = common.waiting_words(w)
     if not words or w is None:
         return ""
-    return f"; {text(words)}" + (f" at {place(w.frame, links, table=table)}" if where else "")
+    at = place(w.frame, links, table=table)
+    if w.frame is not None and not w.app and w.frame.short_location():  # a library's frame
+        at = f"{code(w.frame.function, table=table)} ({at})"
+    return f"; {text(words)}" + (f" at {at}" if where else "")
 
 
 def _states(g: GroupDiff | GroupSummary) -> str:
@@ -374,7 +377,7 @@ def render_diff(result: DiffResult, options: ReportOptions = DEFAULT) -> str:
 def _folded(folded: list[GroupDiff], kind: str, mark_entry: bool, links: Links | None) -> list[str]:
     """The steady and internal groups in a collapsed block, one line each."""
     tasks = sum(g.after for g in folded)
-    line = common.fold_line(len(folded), tasks, kind)
+    line = common.fold_line(len(folded), tasks, kind, hint=False)
     out = [f"<details><summary>{html(line)}</summary>", ""]
     for g in folded:
         name = _group_name(g, prose=True, mark_entry=mark_entry, links=links)

@@ -136,8 +136,8 @@ def render_trend(result: TrendResult, options: ReportOptions = DEFAULT) -> str:
 
     body += table(shown, "groups")
     if folded:
-        line = common.fold_line(len(folded), sum(g.after for g in folded), kind)
-        body.append(f"<details><summary>{esc(line.replace(' (--all lists them)', ''))}</summary>")
+        line = common.fold_line(len(folded), sum(g.after for g in folded), kind, hint=False)
+        body.append(f"<details><summary>{esc(line)}</summary>")
         body += [*table(folded, "folded"), "</details>"]
     for g in suspects[:SUSPECT_STACKS]:
         series = " (" + " → ".join(f"{c:,}" for c in g.series) + ")"

@@ -59,7 +59,7 @@ def render_trend(result: TrendResult, options: ReportOptions = DEFAULT) -> str:
     out.append("")
     if folded:
         tasks = sum(g.after for g in folded)
-        out.append(text(common.fold_line(len(folded), tasks, tc.kind(result))))
+        out.append(text(common.fold_line(len(folded), tasks, tc.kind(result), hint=False)))
         out.append("{expand:" + f"{len(folded):,} steady or internal sites" + "}")
         for g in folded:
             out.append(f"* {group_name(g.summary, links)}: {g.before:,} → {g.after:,}")

@@ -84,7 +84,9 @@ def render_trend(result: TrendResult, options: ReportOptions = DEFAULT) -> str:
         rows.append(row)
     out += table(head, align, rows, fixed)
     if folded:
-        line = common.fold_line(len(folded), sum(g.after for g in folded), tc.kind(result))
+        line = common.fold_line(
+            len(folded), sum(g.after for g in folded), tc.kind(result), hint=False
+        )
         out += [f"<details><summary>{html(line)}</summary>", ""]
         for g in folded:
             name = _group_name(g.summary, prose=True, mark_entry=mark_entry, links=links)
