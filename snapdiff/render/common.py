@@ -392,6 +392,21 @@ def split_noise(result: DiffResult, all_groups: bool) -> tuple[list[GroupDiff], 
     return shown, folded
 
 
-def unique(notes: list[str] | tuple[str, ...]) -> list[str]:
-    """Notes in order, each said once (the same reader's note on both inputs)."""
-    return list(dict.fromkeys(notes))
+def unique(notes: list[str] | tuple[str, ...], origins: tuple[str, ...] = ()) -> list[str]:
+    """Notes in order, each said once: the same note of a reader on several inputs
+    (``t0.txt: debug=1 profiles have ...``, ``t1.txt: debug=1 ...``) becomes one, saying
+    which inputs (``debug=1 profiles have ... (t0.txt, t1.txt)``)."""
+    said: dict[str, list[str]] = {}
+    for note in notes:
+        origin = next((o for o in origins if o and note.startswith(o + ": ")), "")
+        rest = note[len(origin) + 2 :] if origin else note
+        names = said.setdefault(rest, [])
+        if origin and origin not in names:
+            names.append(origin)
+    out = []
+    for rest, names in said.items():
+        if len(names) > 1:
+            out.append(f"{rest} ({', '.join(names)})")
+        else:
+            out.append(f"{names[0]}: {rest}" if names else rest)
+    return out

@@ -334,7 +334,10 @@ def render_diff(result: DiffResult, options: ReportOptions = DEFAULT) -> str:
         "</ul>",
     ]
     body += notes(
-        common.unique([*result.warnings, *result.before.warnings, *result.after.warnings])
+        common.unique(
+            [*result.warnings, *result.before.warnings, *result.after.warnings],
+            (result.before.source.origin, result.after.source.origin),
+        )
     )
     return page(title, body)
 

@@ -222,7 +222,10 @@ def render_diff(result: DiffResult, options: ReportOptions = DEFAULT) -> str:
     out.append(f"* before: {_origin(result.before)}: {_describe(result.before, kind)}")
     out.append(f"* after: {_origin(result.after)}: {_describe(result.after, kind)}")
     out.append(f"* {text(common.rate_note(result))}")
-    notes = common.unique([*result.warnings, *result.before.warnings, *result.after.warnings])
+    notes = common.unique(
+        [*result.warnings, *result.before.warnings, *result.after.warnings],
+        (result.before.source.origin, result.after.source.origin),
+    )
     if notes:
         out += ["", "Notes:", ""]
         out.extend(f"* {text(n)}" for n in notes)

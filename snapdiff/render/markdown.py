@@ -367,7 +367,10 @@ def render_diff(result: DiffResult, options: ReportOptions = DEFAULT) -> str:
             f"- survivors unknown: the {common.kind_plural(kind, 2)} could not be matched by id "
             "between the snapshots"
         )
-    notes = common.unique([*result.warnings, *result.before.warnings, *result.after.warnings])
+    notes = common.unique(
+        [*result.warnings, *result.before.warnings, *result.after.warnings],
+        (result.before.source.origin, result.after.source.origin),
+    )
     if notes:
         out += ["", "Notes:", ""]
         out.extend(f"- {text(n)}" for n in notes)

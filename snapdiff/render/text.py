@@ -281,7 +281,10 @@ def render_diff(
     _print(console, Folded([("before: " + _input_line(result.before, kind), "")], 1, hang=8))
     _print(console, Folded([("after:  " + _input_line(result.after, kind), "")], 1, hang=8))
     _print(console, Folded([(common.rate_note(result), "dim")], 1, hang=0))
-    for note in common.unique([*result.warnings, *result.before.warnings, *result.after.warnings]):
+    for note in common.unique(
+        [*result.warnings, *result.before.warnings, *result.after.warnings],
+        (result.before.source.origin, result.after.source.origin),
+    ):
         _print(console, Folded([("note: " + clean(note, 500), "yellow")], 1, hang=6))
 
 
