@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from collections.abc import Sequence
 from html import escape
 
@@ -46,7 +47,7 @@ tr.suspect td{background:#fff1f0}tr.suspect td.v{color:#b42318;font-weight:700}
 th[aria-sort]{cursor:pointer}th[aria-sort]::after{content:" \\2195";color:#8c959f}
 th[aria-sort=ascending]::after{content:" \\2191"}th[aria-sort=descending]::after{content:" \\2193"}
 .warn{background:#fff8c5;border:1px solid #d4a72c;padding:6px 10px;border-radius:4px}
-.muted{color:#59636e}.spark{vertical-align:middle}
+.muted{color:#59636e}.spark{vertical-align:middle}.scroll{overflow-x:auto}
 details{margin:.4em 0}summary{cursor:pointer}
 svg text{font:11px system-ui,sans-serif;fill:#59636e}
 """
@@ -95,8 +96,14 @@ def esc(value: str, limit: int = 500) -> str:
     return escape(clean(value, limit), quote=True)
 
 
+_BREAK_AFTER = re.compile(r"([./$:,]+)(?=[^\s./$:,])")
+
+
 def code(value: str, limit: int = 300) -> str:
-    body = esc(value, limit)
+    """Untrusted text in ``<code>``, with a line-break opportunity (``<wbr>``) after each
+    separator of a name or path, so a long name wraps at ``.`` ``/`` ``$`` rather than
+    overflowing its column or breaking mid-word."""
+    body = _BREAK_AFTER.sub(r"\1<wbr>", esc(value, limit))
     return f"<code>{body}</code>" if body else ""
 
 
@@ -109,6 +116,11 @@ def place(frame: Frame | None, links: Links | None) -> str:
         return ""
     loc = frame.short_location() or frame.function
     return link(code(loc), links.url(frame) if links else None)
+
+
+def scroll(table: list[str]) -> list[str]:
+    """A table in a box that scrolls sideways when the window is narrower than the table."""
+    return ['<div class="scroll">', *table, "</div>"]
 
 
 def page(title: str, body: list[str]) -> str:
@@ -276,8 +288,9 @@ def render_diff(result: DiffResult, options: ReportOptions = DEFAULT) -> str:
     if result.ids_comparable:
         head.append("Survivors")
         numeric.append(True)
-    head += ["Where they wait", "Longest wait"]
-    numeric += [False, True]
+    waits = any(g.max_wait_minutes is not None for g in result.groups)
+    head += ["Where they wait"] + ["Longest wait"] * waits
+    numeric += [False] + [True] * waits
     shown, folded = common.split_noise(result, options.all_groups)
     mark_entry = not common.entry_only(result.groups)
 
@@ -299,7 +312,8 @@ def render_diff(result: DiffResult, options: ReportOptions = DEFAULT) -> str:
                 cells.append(num(g.survivors, shown_s))
             where = waiting_clause(g.waiting, links).removeprefix("; ")
             cells.append(f"<td>{where}</td>")
-            cells.append(num(g.max_wait_minutes, common.wait(g.max_wait_minutes)))
+            if waits:
+                cells.append(num(g.max_wait_minutes, common.wait(g.max_wait_minutes)))
             out.append(f"<tr{cls}>" + "".join(cells) + "</tr>")
         return out
 
@@ -314,7 +328,7 @@ def render_diff(result: DiffResult, options: ReportOptions = DEFAULT) -> str:
             "</tbody></table>",
         ]
 
-    body += table(shown, "groups")
+    body += scroll(table(shown, "groups"))
     if folded:
         line = common.fold_line(len(folded), sum(g.after for g in folded), kind, hint=False)
         body += [f"<details><summary>{esc(line)}</summary>"]

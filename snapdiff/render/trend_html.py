@@ -15,6 +15,7 @@ from snapdiff.render.html import (
     notes,
     num,
     page,
+    scroll,
     sparkline,
     waiting_clause,
 )
@@ -134,7 +135,7 @@ def render_trend(result: TrendResult, options: ReportOptions = DEFAULT) -> str:
         out.append("</tbody></table>")
         return out
 
-    body += table(shown, "groups")
+    body += scroll(table(shown, "groups"))
     if folded:
         line = common.fold_line(len(folded), sum(g.after for g in folded), kind, hint=False)
         body.append(f"<details><summary>{esc(line)}</summary>")
