@@ -409,7 +409,7 @@ def test_jira_report_is_inert(dumps: list[Path]) -> None:
 HTML_TAGS = {
     "html", "head", "meta", "title", "style", "body", "main", "h1", "h2", "p", "code", "table",
     "thead", "tbody", "tr", "th", "td", "details", "summary", "pre", "section", "ul", "li",
-    "span", "svg", "polyline", "line", "text", "rect", "script", "a", "wbr", "div",
+    "span", "svg", "polyline", "line", "text", "rect", "script", "a", "div",
 }  # fmt: skip
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 from collections.abc import Sequence
 from html import escape
 
@@ -37,6 +36,7 @@ main{max-width:1100px;margin:0 auto;padding:16px 24px}
 h1{font-size:1.4em;margin:.4em 0}h2{font-size:1.15em;margin:1.2em 0 .4em}
 code,pre{font:13px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 code{background:#f3f4f6;padding:0 .25em;border-radius:3px;overflow-wrap:break-word}
+td code{overflow-wrap:anywhere}
 pre{background:#f6f8fa;padding:10px;overflow-x:auto;border-radius:4px}
 .summary{font-size:1.08em}
 table{border-collapse:collapse;margin:.6em 0;width:100%}
@@ -96,14 +96,10 @@ def esc(value: str, limit: int = 500) -> str:
     return escape(clean(value, limit), quote=True)
 
 
-_BREAK_AFTER = re.compile(r"([./$:,]+)(?=[^\s./$:,])")
-
-
 def code(value: str, limit: int = 300) -> str:
-    """Untrusted text in ``<code>``, with a line-break opportunity (``<wbr>``) after each
-    separator of a name or path, so a long name wraps at ``.`` ``/`` ``$`` rather than
-    overflowing its column or breaking mid-word."""
-    body = _BREAK_AFTER.sub(r"\1<wbr>", esc(value, limit))
+    """Untrusted text in ``<code>`` (in a table cell, a long name may wrap anywhere rather
+    than push the table past the window: see :data:`STYLE`)."""
+    body = esc(value, limit)
     return f"<code>{body}</code>" if body else ""
 
 
