@@ -262,7 +262,7 @@ def table(
     if keep < len(head):
         for row in rows:
             pairs = zip(head[keep:], row[keep:], strict=True)
-            extra = [f"{h.lower()} {c}" for h, c in pairs if c and c != "-"]
+            extra = [f"{h} {c}" for h, c in pairs if c and c != "-"]
             if extra:
                 # The group's name again, outside a table: "\|" is needed only in cells.
                 name = row[name_col].replace("\\|", "|")
