@@ -215,12 +215,24 @@ class Progress:
 @app.command("capture")
 def capture_cmd(
     target: Annotated[
-        str | None,
+        list[str] | None,
         typer.Argument(
+            metavar="[TARGET]...",
             help="A URL (Go pprof base such as http://127.0.0.1:6060, or a JSON debug endpoint) "
-            "or a pid."
+            "or a pid; several, or a name that resolves to several addresses, capture a fleet.",
         ),
     ] = None,
+    targets: Annotated[
+        str | None,
+        typer.Option(
+            "--targets",
+            metavar="FILE",
+            help="Replicas to capture, one URL, host:port or pid a line ('#' comments).",
+        ),
+    ] = None,
+    parallel: Annotated[
+        int, typer.Option("--parallel", min=1, help="Fleet: capture at most N replicas at once.")
+    ] = 16,
     pid: Annotated[
         int | None, typer.Option("--pid", "-p", help="A Python process to dump with py-spy.")
     ] = None,
@@ -299,9 +311,16 @@ def capture_cmd(
         from rich.text import Text
 
         from snapdiff.capture.series import parse_target, run_series, save
+        from snapdiff.cli_fleet import capture_fleet, fleet_replicas
         from snapdiff.render.common import clean
 
-        tgt = parse_target(target, pid)
+        replicas = fleet_replicas(target or [], targets) if pid is None else None
+        if replicas:
+            tgt = replicas[0].target
+        elif target and len(target) > 1:
+            raise UsageError("give either --pid or URLs, not both")
+        else:
+            tgt = parse_target(target[0] if target else None, pid)
         capturer = Capturer(
             tgt,
             py_spy=py_spy,
@@ -318,6 +337,23 @@ def capture_cmd(
             allow_other_hosts=allow_other_hosts,
         )
         console = _stderr()
+        if replicas:
+            if keep_going:
+                raise UsageError("a fleet always goes on past failed replicas: drop --keep-going")
+            if every is None and (count is not None or for_ is not None):
+                raise UsageError("--count and --for go with --every")
+            capture_fleet(
+                replicas,
+                capturer,
+                output,
+                raw=raw,
+                parallel=parallel,
+                every=parse_duration(every) if every is not None else None,
+                count=count,
+                duration=parse_duration(for_) if for_ else None,
+                quiet=quiet,
+            )
+            return
         if every is None:
             if count is not None or for_ is not None:
                 raise UsageError("--count and --for go with --every")
