@@ -236,7 +236,7 @@ def _emit(
     reports do without rich."""
     from importlib import import_module
 
-    prefix = "trend_" if report == "trend" else ""
+    prefix = {"trend": "trend_", "fleet": "fleet_"}.get(report, "")
     render = getattr(import_module(f"snapdiff.render.{prefix}{fmt.value}"), f"render_{report}")
     if fmt is Format.text:
         if output is None or output == "-":
@@ -263,7 +263,11 @@ def _emit(
 def diff_cmd(
     before: Annotated[
         str | None,
-        typer.Argument(metavar="BEFORE", help="The earlier dump or snapshot ('-' for stdin)."),
+        typer.Argument(
+            metavar="BEFORE",
+            help="The earlier dump or snapshot ('-' for stdin); alone, a folder of snapshots: "
+            "each replica's first against its last.",
+        ),
     ] = None,
     after: Annotated[
         str | None, typer.Argument(metavar="AFTER", help="The later dump or snapshot.")
@@ -332,6 +336,15 @@ def diff_cmd(
             from snapdiff.cli_capture import live_pair
 
             snap_b, snap_a = live_pair(live, parse_duration(after_wait), save_to, quiet)
+        elif before is not None and after is None and Path(before).is_dir():
+            # A folder of snapshots: each replica's first and last, or one series' (cli_fleet).
+            from snapdiff.cli_fleet import diff_folder, report_fleet
+
+            found = diff_folder(before, group_by, source, quiet)
+            if not isinstance(found, tuple):
+                report_fleet(found, fmt, output, force, color, fail_on_growth, fail_on_rate)
+                return
+            snap_b, snap_a = found
         else:
             if before is None or after is None:
                 raise UsageError("give BEFORE and AFTER dumps, or --live TARGET")

@@ -10,12 +10,15 @@ from typing import TYPE_CHECKING
 
 from snapdiff.cli import _clean, _stderr
 from snapdiff.errors import CaptureError, UsageError
+from snapdiff.group import GroupBy
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from snapdiff.capture.fleet import FleetEvent, Replica
+    from snapdiff.cli import Color, Format
     from snapdiff.cli_capture import Capturer
+    from snapdiff.fleet import FleetResult
     from snapdiff.model import Snapshot
 
 
@@ -170,3 +173,72 @@ def capture_fleet(
         console.print(
             Text(f"saved {len(outcome.saved)} snapshots of {len(replicas)} replicas in {folder}")
         )
+
+
+def fleet_result(snaps: Sequence[Snapshot], command: str, group_by: GroupBy) -> FleetResult | None:
+    """The fleet's diff or trend when the snapshots are of two or more replicas, else None."""
+    from snapdiff.fleet import fleet, split
+
+    if len(split(snaps)) < 2:
+        return None
+    return fleet(snaps, command, group_by)
+
+
+def fleet_gate(result: FleetResult, growth: int | None, rate: float | None) -> str:
+    """The message of a --fail-on line crossed on any replica (empty when none is)."""
+    over: list[str] = []
+    for site in result.suspects:
+        for f in site.figures:
+            if not f.suspect:
+                continue
+            grew = growth is not None and f.delta >= growth
+            fast = rate is not None and f.rate_per_minute is not None and f.rate_per_minute >= rate
+            if grew or fast:
+                over.append(f"{_clean(site.key.function, 200)} on replica {f.replica}")
+    if not over:
+        return ""
+    line = f"+{growth:,} tasks" if growth is not None else f"{rate:g}/min"
+    shown = ", ".join(over[:5]) + (f" and {len(over) - 5} more" if len(over) > 5 else "")
+    return f"{len(over)} suspect site(s) crossed {line}: {shown}"
+
+
+def diff_folder(
+    folder: str, group_by: GroupBy, source: str | None, quiet: bool
+) -> tuple[Snapshot, Snapshot] | FleetResult:
+    """``snapdiff diff FOLDER``: the fleet's diff when it holds two or more replicas, else its
+    first and last snapshot by capture time."""
+    from snapdiff.cli_trend import _load_all, expand
+    from snapdiff.trend import order
+
+    snaps = _load_all(expand([folder]), source, quiet)
+    result = fleet_result(snaps, "diff", group_by)
+    if result is not None:
+        return result
+    if len(snaps) < 2:
+        raise UsageError(f"{folder}: a diff needs two snapshots, the folder has {len(snaps)}")
+    ordered, _ = order(snaps)
+    return ordered[0], ordered[-1]
+
+
+def report_fleet(
+    result: FleetResult,
+    fmt: Format,
+    output: str | None,
+    force: bool,
+    color: Color,
+    growth: int | None,
+    rate: float | None,
+) -> None:
+    """Warnings, the report in ``fmt``, then the --fail-on lines (exit 5)."""
+    import typer
+
+    from snapdiff.cli import _emit, _say, _warn
+    from snapdiff.errors import ExitCode
+
+    for warning in result.warnings:
+        _warn(warning)
+    _emit(fmt, output, force, color, "fleet", result)
+    message = fleet_gate(result, growth, rate)
+    if message:
+        _say("snapdiff: " + message)
+        raise typer.Exit(int(ExitCode.THRESHOLD))

@@ -25,12 +25,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from snapdiff.capture.series import Target, parse_target
 from snapdiff.errors import CaptureError, InputError, UsageError
+from snapdiff.fleet import REPLICA, REPLICA_INDEX, REPLICA_NAME
 from snapdiff.model import Snapshot
-
-# Names in a snapshot's ``source.capture`` that say which replica it is.
-REPLICA = "replica"  # "127.0.0.3:6060" (address and port), or "pid 1234"
-REPLICA_INDEX = "replica_index"  # "3": its number in the fleet, 1-based
-REPLICA_NAME = "replica_name"  # the name the address came from ("orders.default.svc")
 
 Resolver = Callable[[str, int], Sequence[str]]
 
