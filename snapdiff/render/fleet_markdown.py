@@ -4,7 +4,8 @@ sites table, per-replica figures and the stack of each suspect. Escaping as in
 
 from __future__ import annotations
 
-from snapdiff.diff import GroupDiff, GroupSummary
+from snapdiff.compare import GroupSummary
+from snapdiff.diff import GroupDiff
 from snapdiff.fleet import FleetResult, FleetSite
 from snapdiff.render import fleet_common as fc
 from snapdiff.render.common import group_count, rate, signed

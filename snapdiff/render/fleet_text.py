@@ -8,9 +8,8 @@ from rich.text import Text
 
 from snapdiff.diff import GroupDiff
 from snapdiff.fleet import FleetResult, FleetSite
-from snapdiff.model import LIBUV_HANDLE
 from snapdiff.render import fleet_common as fc
-from snapdiff.render.common import clean, rate, signed
+from snapdiff.render.common import clean, is_resource, rate, signed
 from snapdiff.render.text import Folded, _print, _site, _stack, _table
 
 SITES = 30  # rows of the sites table
@@ -80,7 +79,7 @@ def render_fleet(result: FleetResult, console: Console) -> None:
             more = len(site.figures) - REPLICA_ROWS
             _print(console, Text(f"  ({more} more replicas in the JSON report)", style="dim"))
         summary = site.example if isinstance(site.example, GroupDiff) else site.example.summary
-        if site.key.kind != LIBUV_HANDLE:
+        if not is_resource(site.key.kind):  # a handle's one frame is its key, already shown
             _print(console, _stack(summary))
     if len(result.suspects) > SUSPECT_DETAILS:
         more = len(result.suspects) - SUSPECT_DETAILS

@@ -8,16 +8,16 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from snapdiff.cli import _clean, _stderr
+from snapdiff.cli._common import clean, stderr
 from snapdiff.errors import CaptureError, UsageError
 from snapdiff.group import GroupBy
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from snapdiff.capture.capturer import Capturer
     from snapdiff.capture.fleet import FleetEvent, Replica
-    from snapdiff.cli import Color, Format
-    from snapdiff.cli_capture import Capturer
+    from snapdiff.cli._common import Color, Format
     from snapdiff.fleet import FleetResult
     from snapdiff.model import Snapshot
 
@@ -144,7 +144,7 @@ def capture_fleet(
         stem = file_stem(replica, when or datetime.now(UTC))
         return save(snap, replica.target, folder, raw=data, stem=stem)
 
-    console = _stderr()
+    console = stderr()
     progress = FleetProgress(console, quiet, len(replicas))
     try:
         outcome = run_fleet(
@@ -164,8 +164,8 @@ def capture_fleet(
         more = len(outcome.failed_replicas) - 5
         raise CaptureError(
             f"{outcome.failed} capture(s) failed, of {len(outcome.failed_replicas)} replica(s) "
-            f"({_clean(names, 1000)}{f' and {more} more' if more > 0 else ''}); the other "
-            f"{len(outcome.saved)} snapshot(s) are saved in {_clean(folder, 300)}"
+            f"({clean(names, 1000)}{f' and {more} more' if more > 0 else ''}); the other "
+            f"{len(outcome.saved)} snapshot(s) are saved in {clean(folder, 300)}"
         )
     if not quiet:
         from rich.text import Text
@@ -194,7 +194,7 @@ def fleet_gate(result: FleetResult, growth: int | None, rate: float | None) -> s
             grew = growth is not None and f.delta >= growth
             fast = rate is not None and f.rate_per_minute is not None and f.rate_per_minute >= rate
             if grew or fast:
-                over.append(f"{_clean(site.key.function, 200)} on replica {f.replica}")
+                over.append(f"{clean(site.key.function, 200)} on replica {f.replica}")
     if not over:
         return ""
     line = f"+{growth:,} tasks" if growth is not None else f"{rate:g}/min"
@@ -203,14 +203,12 @@ def fleet_gate(result: FleetResult, growth: int | None, rate: float | None) -> s
 
 
 def diff_folder(
-    folder: str, group_by: GroupBy, source: str | None, quiet: bool
+    folder: str, snaps: Sequence[Snapshot], group_by: GroupBy
 ) -> tuple[Snapshot, Snapshot] | FleetResult:
-    """``snapdiff diff FOLDER``: the fleet's diff when it holds two or more replicas, else its
-    first and last snapshot by capture time."""
-    from snapdiff.cli_trend import _load_all, expand
+    """``snapdiff diff FOLDER``: the fleet's diff when its snapshots are of two or more
+    replicas, else its first and last snapshot by capture time."""
     from snapdiff.trend import order
 
-    snaps = _load_all(expand([folder]), source, quiet)
     result = fleet_result(snaps, "diff", group_by)
     if result is not None:
         return result
@@ -232,13 +230,13 @@ def report_fleet(
     """Warnings, the report in ``fmt``, then the --fail-on lines (exit 5)."""
     import typer
 
-    from snapdiff.cli import _emit, _say, _warn
+    from snapdiff.cli._common import emit, say, warn
     from snapdiff.errors import ExitCode
 
     for warning in result.warnings:
-        _warn(warning)
-    _emit(fmt, output, force, color, "fleet", result)
+        warn(warning)
+    emit(fmt, output, force, color, "fleet", result)
     message = fleet_gate(result, growth, rate)
     if message:
-        _say("snapdiff: " + message)
+        say("snapdiff: " + message)
         raise typer.Exit(int(ExitCode.THRESHOLD))
