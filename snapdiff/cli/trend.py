@@ -72,7 +72,7 @@ PlotOpt = Annotated[
         "--plot",
         metavar="FILE",
         help="Also draw the counts over time of the top sites into FILE (.png or .svg); needs "
-        "the plot extra: pip install 'snapdiff[plot]'.",
+        "matplotlib (pip install matplotlib beside snapdiff).",
     ),
 ]
 
