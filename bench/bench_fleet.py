@@ -109,7 +109,8 @@ def main() -> int:
         targets = work / "targets.txt"
         targets.write_text("".join(f"127.0.0.1:{p}\n" for p in ports))
         kind = f"{args.replicas} Go services" if args.go else f"{args.replicas} endpoints"
-        print(f"fleet: {kind} on 127.0.0.1, {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+        version = sys.version.split()[0]
+        print(f"fleet: {kind} on 127.0.0.1, {os.cpu_count()} cores, Python {version}")
         last = None
         for parallel in args.parallel:
             folder = work / f"p{parallel}"
