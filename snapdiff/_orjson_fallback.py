@@ -48,10 +48,16 @@ def loads(data: bytes | bytearray | memoryview | str) -> Any:
         return json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise JSONDecodeError(exc.msg, exc.doc, exc.pos) from None
+    except _Constant as exc:
+        raise JSONDecodeError(f"{exc} is not valid JSON", text, 0) from None
+
+
+class _Constant(ValueError):
+    pass
 
 
 def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
+    raise _Constant(name)
 
 
 def _default(obj: Any) -> Any:
