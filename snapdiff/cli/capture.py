@@ -242,8 +242,7 @@ def capture_cmd(
         )
         console = stderr()
         if replicas:
-            if keep_going:
-                raise UsageError("a fleet always goes on past failed replicas: drop --keep-going")
+            # A fleet always goes on past a failed replica (--keep-going or not), exit 4 at the end.
             if every is None and (count is not None or for_ is not None):
                 raise UsageError("--count and --for go with --every")
             capture_fleet(
