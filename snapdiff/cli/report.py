@@ -45,7 +45,11 @@ from snapdiff.group import GroupBy
 def diff_cmd(
     before: Annotated[
         str | None,
-        typer.Argument(metavar="BEFORE", help="The earlier dump or snapshot ('-' for stdin)."),
+        typer.Argument(
+            metavar="BEFORE",
+            help="The earlier dump or snapshot ('-' for stdin); alone, a folder of snapshots: "
+            "each replica's first against its last.",
+        ),
     ] = None,
     after: Annotated[
         str | None, typer.Argument(metavar="AFTER", help="The later dump or snapshot.")
@@ -121,6 +125,9 @@ def diff_cmd(
 
         seconds = parse_duration(elapsed) if elapsed is not None else None
         options = report_options(all_groups, link_template, path_map, link_ref)
+        if live is None and (after_wait is not None or save_to is not None):
+            option = "--after" if after_wait is not None else "--save"
+            raise UsageError(f"{option} goes with --live (it captures); with files, drop it")
         if live is not None:
             if before is not None or after is not None:
                 raise UsageError("--live captures both snapshots: give no BEFORE or AFTER files")
@@ -128,10 +135,17 @@ def diff_cmd(
 
             wait = parse_duration(after_wait or "60s")
             snap_b, snap_a = live_pair(live, wait, save_to or ".", quiet)
+        elif before is not None and after is None and Path(before).is_dir():
+            # A folder of snapshots: each replica's first and last, or one series' (cli/fleet).
+            from snapdiff.cli.fleet import diff_folder, report_fleet
+            from snapdiff.cli.trend import _load_all, expand_marked
+
+            found = diff_folder(before, _load_all(expand_marked([before]), source, quiet), group_by)
+            if not isinstance(found, tuple):
+                report_fleet(found, fmt, output, force, color, fail_on_growth, fail_on_rate)
+                return
+            snap_b, snap_a = found
         else:
-            if after_wait is not None or save_to is not None:
-                option = "--after" if after_wait is not None else "--save"
-                raise UsageError(f"{option} goes with --live (it captures); with files, drop it")
             if before is None or after is None:
                 raise UsageError("give BEFORE and AFTER dumps, or --live TARGET")
             if before == "-" and after == "-":
