@@ -124,7 +124,7 @@ def test_pprof_counts_past_64_bits_are_refused_in_one_line(tmp_path):
 
 
 def test_natural_order_of_names_with_endless_digits():
-    from snapdiff.diff import _natural
+    from snapdiff.compare import _natural
 
     names = [f"pool-{DIGITS}-thread-1", "pool-10-thread-1", "pool-9-thread-1"]
     assert sorted(names, key=_natural) == [names[2], names[1], names[0]]

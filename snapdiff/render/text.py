@@ -17,10 +17,12 @@ from rich.segment import Segment, Segments
 from rich.table import Table
 from rich.text import Text
 
-from snapdiff.diff import DiffResult, GroupDiff, GroupSummary, ShowResult, SnapshotMeta
-from snapdiff.model import GOROUTINE, LIBUV_HANDLE, THREAD, Frame
+from snapdiff.compare import GroupSummary, SnapshotMeta
+from snapdiff.diff import DiffResult, GroupDiff, ShowResult
+from snapdiff.model import Frame
 from snapdiff.render import common
 from snapdiff.render.common import clean
+from snapdiff.render.options import DEFAULT, ReportOptions
 
 STACK_FRAMES = 12
 SUSPECT_STACKS = 5
@@ -29,7 +31,7 @@ MIN_FOLD_WIDTH = 16
 
 # Where a long line may fold, best first: after a space, after a path separator, then after
 # (or before) punctuation that separates the parts of a name. Never inside ``file:line``.
-_BREAKS = (frozenset(" "), frozenset("/\\"), frozenset(".,;)]>-_"))
+_BREAKS = (frozenset(" "), frozenset("/\\"), frozenset(".,;)]>-_$"))
 _BREAK_BEFORE = frozenset("([<")
 
 
@@ -69,7 +71,7 @@ def fold(line: str, width: int, hang: int = 2) -> list[str]:
 def _best_cut(text: str, limit: int) -> int:
     """Where to cut ``text`` within its first ``limit`` characters (see ``_BREAKS``)."""
     for n, chars in enumerate(_BREAKS):
-        floor = max(1, limit // 3 if n < 2 else limit // 2)
+        floor = max(1, limit // 3 if n < 2 else limit // 4)
         for i in range(limit, floor - 1, -1):
             if text[i - 1] in chars:
                 return i
@@ -148,7 +150,7 @@ def _site(g: GroupDiff | GroupSummary, *, mark_entry: bool = True) -> Folded:
     says "(entry function)" after a group that fell back to it (not needed when the column
     heading says every group did)."""
     key = g.key
-    if key.kind == LIBUV_HANDLE:
+    if common.is_resource(key.kind):
         lines = [(common.key_text(key), "bold")]
         examples = common.handle_examples(g)
         if examples:
@@ -161,8 +163,8 @@ def _site(g: GroupDiff | GroupSummary, *, mark_entry: bool = True) -> Folded:
     lines = [(name, "bold")]
     if key.name_pattern:
         lines.append((f"named {clean(key.name_pattern, 100)}", "cyan"))
-    if common.is_virtual(g):
-        lines.append(("virtual threads", "cyan"))
+    if common.label_words(g):
+        lines.append((common.label_words(g), "cyan"))
     loc = Frame(key.function, key.file, key.line).short_location()
     fallback = " (entry function)" if mark_entry and key.by == "entry" and g.site is None else ""
     if loc or fallback:
@@ -187,7 +189,7 @@ def _stack(g: GroupDiff | GroupSummary, indent: str = "  ") -> Folded:
             lines.append((indent + "    " + clean(f.location(), 300), "dim"))
     if len(g.stack) > STACK_FRAMES:
         lines.append((f"{indent}... {len(g.stack) - STACK_FRAMES} more frames", "dim"))
-    if g.site is not None and g.key.kind == "goroutine":
+    if g.site is not None and common.created_at(g.key.kind):
         lines.append((indent + "created by " + clean(g.site.function, 300), ""))
         if g.site.file:
             lines.append((indent + "    " + clean(g.site.location(), 300), "dim"))
@@ -205,7 +207,13 @@ def _table() -> Table:
     )
 
 
-def render_diff(result: DiffResult, console: Console, *, stacks: int = SUSPECT_STACKS) -> None:
+def render_diff(
+    result: DiffResult,
+    console: Console,
+    *,
+    stacks: int = SUSPECT_STACKS,
+    options: ReportOptions = DEFAULT,
+) -> None:
     kind = common.snapshot_kind(result.groups)
     _print(console, Folded([(common.summary_sentence(result), "bold")], 1, hang=0))
     if result.before.truncated or result.after.truncated:
@@ -231,7 +239,8 @@ def render_diff(result: DiffResult, console: Console, *, stacks: int = SUSPECT_S
     if result.ids_comparable:
         table.add_column("surv.", justify="right", no_wrap=True)
     mark_entry = not common.entry_only(result.groups)
-    for g in result.groups:
+    shown, folded = common.split_noise(result, options.all_groups)
+    for g in shown:
         row: list[RenderableType] = [
             _verdict(g),
             _site(g, mark_entry=mark_entry),
@@ -245,19 +254,26 @@ def render_diff(result: DiffResult, console: Console, *, stacks: int = SUSPECT_S
             row.append(f"{g.survivors:,}" if g.survivors is not None else "?")
         table.add_row(*row)
     _print(console, table)
+    if folded:
+        line = common.fold_line(len(folded), sum(g.after for g in folded), kind)
+        _print(console, Folded([(line, "dim")], 1))
     for g in result.suspects[:stacks]:
         _print(console)
         _print(console, Folded([(_suspect_line(g), "bold")], 1))
         lines: list[tuple[str, str]] = []
         if g.reasons:
             lines.append(("why: " + "; ".join(clean(r, 300) for r in g.reasons), "dim"))
+        alive = result.elapsed_seconds if result.ids_comparable else None
+        ages = common.ages_text(g.waiting, g.survivors, alive)
+        if ages:
+            lines.append(("ages: " + ages, ""))
         if g.labels:
             labels = ", ".join(f"{clean(k, 100)}={clean(v, 200)}" for k, v in g.labels)
             lines.append(("labels: " + labels, ""))
         lines += _examples(g)
         if lines:
             _print(console, Folded(lines, 1))
-        if g.key.kind != LIBUV_HANDLE:  # a handle's one frame is its key, already shown
+        if not common.is_resource(g.key.kind):  # a handle's one frame is its key, already shown
             _print(console, _stack(g))
     if len(result.suspects) > stacks:
         _print(console, Text(f"(stacks of {len(result.suspects) - stacks} more suspects left out)"))
@@ -265,21 +281,27 @@ def render_diff(result: DiffResult, console: Console, *, stacks: int = SUSPECT_S
     _print(console, Folded([("before: " + _input_line(result.before, kind), "")], 1, hang=8))
     _print(console, Folded([("after:  " + _input_line(result.after, kind), "")], 1, hang=8))
     _print(console, Folded([(common.rate_note(result), "dim")], 1, hang=0))
-    for note in [*result.warnings, *result.before.warnings, *result.after.warnings]:
+    for note in common.unique(
+        [*result.warnings, *result.before.warnings, *result.after.warnings],
+        (result.before.source.origin, result.after.source.origin),
+    ):
         _print(console, Folded([("note: " + clean(note, 500), "yellow")], 1, hang=6))
 
 
 def _suspect_line(g: GroupDiff | GroupSummary, counts: str = "") -> str:
     """``suspect main.fetchAll: 279 goroutines, mostly in chan send``; ``counts`` in place of
     the count (a trend's series)."""
-    if g.key.kind == LIBUV_HANDLE:
+    if common.is_resource(g.key.kind):
         name = common.key_text(g.key)
     else:
         name = clean(g.key.function, 300) or "(no stack)"
     n = common.group_count(g)
     line = f"suspect {name}: {counts or f'{n:,}'} {common.group_kind_plural(g, 2 if counts else n)}"
-    if g.key.kind == LIBUV_HANDLE:
+    if common.is_resource(g.key.kind):
         return line + (f", {common.states(g.states)}" if g.states else "")
+    words, place = common.waiting_words(g.waiting)
+    if words:
+        return line + f"; {words}" + (f" at {place}" if place else "")
     stuck = common.where_stuck(g)
     return line + (f", mostly in {stuck}" if stuck else "")
 
@@ -287,12 +309,14 @@ def _suspect_line(g: GroupDiff | GroupSummary, counts: str = "") -> str:
 def _examples(g: GroupDiff | GroupSummary) -> list[tuple[str, str]]:
     """Example ids of goroutines (to find them in the dump), example connections or names of
     libuv handles, example names of threads whose names carry counters."""
-    if g.key.kind == GOROUTINE and g.example_ids:
+    if common.shows_ids(g.key.kind) and g.example_ids:
         return [("example ids: " + ", ".join(str(i) for i in g.example_ids), "dim")]
     examples = common.handle_examples(g)
     if examples:
         return [("examples: " + ", ".join(examples), "dim")]
-    if g.key.kind == THREAD and any(n != g.key.name_pattern for n in g.example_names):
+    if common.shows_plain_names(g.key.kind) and any(
+        n != g.key.name_pattern for n in g.example_names
+    ):
         names = ", ".join(common.example_list(g.example_names, common.group_count(g), 100))
         return [("example names: " + names, "dim")]
     return []
@@ -302,7 +326,7 @@ def _input_line(meta: SnapshotMeta, kind: str) -> str:
     return f"{clean(meta.source.origin, 300)} ({common.describe_input(meta, kind)})"
 
 
-def render_show(result: ShowResult, console: Console) -> None:
+def render_show(result: ShowResult, console: Console, *, options: ReportOptions = DEFAULT) -> None:
     snap = result.snapshot
     kind = common.snapshot_kind(result.groups)
     groups = len(result.groups)
@@ -334,5 +358,11 @@ def render_show(result: ShowResult, console: Console) -> None:
     for g in result.groups:
         table.add_row(_site(g, mark_entry=mark_entry), f"{g.count:,}")
     _print(console, table)
-    for note in snap.warnings:
+    for note in common.unique(snap.warnings):
         _print(console, Folded([("note: " + clean(note, 500), "yellow")], 1, hang=6))
+
+
+def render_formats(rows: list[tuple[str, str]], console: Console) -> None:
+    for name, description in rows:
+        console.print(Text(f"{name:22} {description}"), soft_wrap=True)
+    console.print(Text("\nAll of them may be gzip-compressed; '-' reads standard input."))

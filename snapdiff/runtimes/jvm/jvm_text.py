@@ -68,7 +68,7 @@ from __future__ import annotations
 
 import re
 
-from snapdiff import limits
+from snapdiff import bounds
 from snapdiff.errors import ParseError
 from snapdiff.model import (
     FLAG_DAEMON,
@@ -157,8 +157,8 @@ def _attrs(attrs: str) -> tuple[int | None, bool]:
     number: int | None = None
     daemon = False
     for word in attrs.split():
-        if word.startswith("#") and limits.digits(word[1:]) is not None:
-            number = limits.digits(word[1:])
+        if word.startswith("#") and bounds.digits(word[1:]) is not None:
+            number = bounds.digits(word[1:])
         elif word == "daemon":
             daemon = True
     return number, daemon
@@ -167,7 +167,7 @@ def _attrs(attrs: str) -> tuple[int | None, bool]:
 def _nid(text: str) -> int | None:
     if text.startswith("0x"):
         return int(text, 16) if len(text) <= 18 else None
-    return limits.digits(text)
+    return bounds.digits(text)
 
 
 class _Thread:

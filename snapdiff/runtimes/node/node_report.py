@@ -99,7 +99,7 @@ from typing import Any
 
 import orjson
 
-from snapdiff import limits
+from snapdiff import bounds
 from snapdiff.errors import InputError
 from snapdiff.model import FLAG_ACTIVE, LIBUV_HANDLE, THREAD, Frame, Snapshot, SourceInfo, Task
 from snapdiff.runtimes import _json
@@ -249,7 +249,7 @@ def _captured_at(header: dict[str, Any]) -> str | None:
     the local time of the process, written with a ``Z`` whatever the time zone."""
     stamp = header.get("dumpEventTimeStamp")
     if isinstance(stamp, str):
-        stamp = limits.digits(stamp)
+        stamp = bounds.digits(stamp)
     if isinstance(stamp, int) and not isinstance(stamp, bool) and 0 < stamp < 10**14:
         when = datetime.fromtimestamp(stamp / 1000, UTC)
         return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
@@ -491,8 +491,8 @@ def _located(line: str) -> tuple[str, str, int] | None:
         return None
     cut = where.find(" (", 1)
     if cut > 0 and cut + 2 < len(where):
-        return where[:cut], where[cut + 2 :], limits.digits(number) or 0
-    return "<anonymous>", where, limits.digits(number) or 0
+        return where[:cut], where[cut + 2 :], bounds.digits(number) or 0
+    return "<anonymous>", where, bounds.digits(number) or 0
 
 
 def _digits(text: str) -> bool:
