@@ -63,13 +63,15 @@ def _apply(data: bytes, op: str, pos: int, arg: int, token: bytes) -> bytes:
         return data[:at] + data[at + arg % 4096 :]
     if op == "repeat":
         piece = data[at : at + 1 + arg % 200]
-        return data[:at] + piece * (1 + arg % 300) + data[at:]
+        return data[:at] + piece * (1 + arg % 300) + data[at:]  # at most 60 KB more
     if op == "stretch":
         # One line made long: the line around ``at`` repeated without its end.
         start = data.rfind(b"\n", 0, at) + 1
         end = data.find(b"\n", at)
         line = data[start : end if end >= 0 else n]
-        return data[:start] + line * (1 + arg % 400) + data[start:]
+        # At most a megabyte more: a one-line JSON dump stretched 400 times would be gigabytes.
+        times = min(1 + arg % 400, 1 + (1 << 20) // max(len(line), 1))
+        return data[:start] + line * times + data[start:]
     if op == "number":
         numbers = list(_NUMBER.finditer(data))
         if numbers:
