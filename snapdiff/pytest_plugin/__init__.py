@@ -231,7 +231,7 @@ class LeakGate:
         self.session_base: Baseline | None = None
         self.module_base: Baseline | None = None
         self.test_base: Baseline | None = None
-        self.current_keys: frozenset[tuple[str, str, int]] = frozenset()
+        self.current = _rules.Current()
         self.windows: list[tuple[float, str]] = []  # (start, node id) of each test, in order
         self.options: dict[str, TestOptions] = {}
         self.carried: list[Found] = []
@@ -259,10 +259,15 @@ class LeakGate:
             reaper.grace = self.settings.grace
             _live.install(reaper)
             self.reaper = reaper
-            keys = set()
-            for _, describe in _live.new_live(_live.Baseline(frozenset(), _weakset(), 0.0)):
-                keys.add(describe().key)
-            self.current_keys = frozenset(keys)
+            if any(r.kind == "current" for r in self.settings.rules):
+                running = [
+                    describe()
+                    for _, describe in _live.new_live(_live.Baseline(frozenset(), _weakset(), 0.0))
+                ]
+                self.current = _rules.Current(
+                    frozenset(f.key for f in running if f.site is not None),
+                    frozenset(f.entry_key for f in running if f.entry is not None),
+                )
         return self.reaper
 
     def item_options(self, item: pytest.Item) -> TestOptions:
@@ -304,7 +309,7 @@ class LeakGate:
     # -- ignoring ---------------------------------------------------------------------------
 
     def _ignored_by(self, found: Found, rules: tuple[_rules.Rule, ...]) -> bool:
-        if _rules.first_match(rules, found.candidate(), self.current_keys) is not None:
+        if _rules.first_match(rules, found.candidate(), self.current) is not None:
             self.ignored += 1
             return True
         return False

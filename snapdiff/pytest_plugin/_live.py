@@ -63,8 +63,12 @@ class Found:
             return (f"<{self.kind} {self.name}>", "", 0)
         return (frame.function, frame.file, frame.line)
 
+    @property
+    def entry_key(self) -> tuple[str, str]:
+        return (self.entry.function, self.entry.file) if self.entry is not None else ("", "")
+
     def candidate(self) -> Candidate:
-        return Candidate(self.kind, self.name, self.site, self.frames, self.key)
+        return Candidate(self.kind, self.name, self.site, self.frames, self.key, self.entry_key)
 
 
 def _frames(frame: FrameType | None) -> list[FrameType]:

@@ -241,10 +241,11 @@ def to_markdown(doc: dict[str, object], leaks: list[SiteLeak]) -> bytes:
         if doc["ignored"]:
             out.append(f"{doc['ignored']} left behind by ignored sites.")
         return ("\n".join(out) + "\n").encode()
-    out.append(f"{count_words(leaks)} left behind, {len(leaks)} creation sites; {checked}.")
+    sites = f"{len(leaks)} creation site" + ("" if len(leaks) == 1 else "s")
+    out.append(f"{count_words(leaks)} left behind, {sites}; {checked}.")
     out.append("")
-    out.append("| kind | count | creation site | where they wait | tests |")
-    out.append("|---|---:|---|---|---|")
+    out.append("| kind | count | creation site | where they wait | names | tests |")
+    out.append("|---|---:|---|---|---|---|")
     for s in leaks:
         loc = relative(s.site.location(), root)
         site = f"{md.code(s.site.function)}<br>{md.code(loc)}" if loc else md.code(s.site.function)
@@ -255,7 +256,8 @@ def to_markdown(doc: dict[str, object], leaks: list[SiteLeak]) -> bytes:
         if len(s.tests) > 3:
             tests += f"<br>and {len(s.tests) - 3} more"
         kind = "thread" if s.kind == THREAD else "asyncio task"
-        out.append(f"| {kind} | {s.count} | {site} | {waits} | {tests} |")
+        names = "<br>".join(md.code(n, 80) for n in s.names[:3])
+        out.append(f"| {kind} | {s.count} | {site} | {waits} | {names} | {tests} |")
     for s in leaks:
         out.append("")
         head = f"{s.site.function} ({relative(s.site.location(), root)})"

@@ -9,8 +9,10 @@ and a marker argument alike::
     top:Event.wait                the innermost frame (where it waits)
     thread:ThreadPoolExecutor-*   a thread's name (glob)
     task:heartbeat-*              an asyncio task's name (glob)
-    current                       anything created where something already running at session
-                                  start was created (the same site), as goleak's IgnoreCurrent
+    current                       what has the creation site, thread target or coroutine of
+                                  something already running when the first test started
+                                  (goleak's IgnoreCurrent; the baseline already leaves out
+                                  those very threads and tasks)
 
 A function name matches a frame's qualified name (``Server.serve_forever``), or the module path
 of its file joined to it (``socketserver.BaseServer.serve_forever`` matches a frame
@@ -104,6 +106,7 @@ class Candidate:
     site: Frame | None
     frames: tuple[Frame, ...]  # innermost first
     key: tuple[str, str, int]  # the grouping key: (function, file, line) of site or entry
+    entry: tuple[str, str]  # the thread's target or task's coroutine: (function, file)
 
 
 _SPLIT = re.compile(r"[\\/]")
@@ -158,7 +161,15 @@ def _site_matches(pattern: str, site: Frame | None) -> bool:
     return _name_matches(pattern, site)
 
 
-def matches(rule: Rule, c: Candidate, current_keys: frozenset[tuple[str, str, int]]) -> bool:
+@dataclass(frozen=True, slots=True)
+class Current:
+    """What was running when the session started: creation sites and entry functions."""
+
+    sites: frozenset[tuple[str, str, int]] = frozenset()
+    entries: frozenset[tuple[str, str]] = frozenset()
+
+
+def matches(rule: Rule, c: Candidate, current: Current) -> bool:
     kind = rule.kind
     if kind == "site":
         return _site_matches(rule.pattern, c.site)
@@ -172,13 +183,12 @@ def matches(rule: Rule, c: Candidate, current_keys: frozenset[tuple[str, str, in
         return c.kind == "thread" and fnmatchcase(c.name, rule.pattern)
     if kind == "task":
         return c.kind != "thread" and fnmatchcase(c.name, rule.pattern)
-    return c.key in current_keys  # "current"
+    # "current": the same creation site, or the same thread target or coroutine function
+    return c.key in current.sites or c.entry in current.entries
 
 
-def first_match(
-    rules: Iterable[Rule], c: Candidate, current_keys: frozenset[tuple[str, str, int]]
-) -> Rule | None:
+def first_match(rules: Iterable[Rule], c: Candidate, current: Current) -> Rule | None:
     for rule in rules:
-        if matches(rule, c, current_keys):
+        if matches(rule, c, current):
             return rule
     return None
