@@ -4,7 +4,9 @@ plugin loaded from its entry point as a user gets it."""
 from __future__ import annotations
 
 import json
+import re
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -372,3 +374,17 @@ def test_usage_errors(pytester: pytest.Pytester) -> None:
     assert "--snapdiff-leaks-grace: not a number of seconds: 'soon'" in result.stderr.str()
     result = pytester.runpytest_inprocess("--snapdiff-leaks", "--snapdiff-leaks-ignore", "x:y")
     assert "cannot read ignore rule 'x:y'" in result.stderr.str()
+
+
+def test_every_option_is_documented(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI)
+    result = pytester.runpytest_inprocess("--help")
+    text = result.stdout.str()
+    options = set(re.findall(r"--snapdiff-leaks[a-z-]*", text))
+    inis = set(re.findall(r"\bsnapdiff_leaks[a-z_]*", text))
+    assert len(options) == 9 and len(inis) == 6
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "pytest.md").read_text()
+    for name in sorted(options | inis):
+        assert f"`{name}" in doc, f"docs/pytest.md does not describe {name}"
+    for rule in _rules.BUILTIN:
+        assert f"`{rule.text()}`" in doc, f"docs/pytest.md does not list {rule.text()}"
