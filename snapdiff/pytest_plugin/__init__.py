@@ -371,7 +371,6 @@ class LeakGate:
         opts = self.item_options(item)
         found: list[tuple[Found, str]] = []
         action = s.action
-        self.ignored = 0
         checked = False
         if opts.check and self.test_base is not None:
             rules = opts.rules + s.rules
@@ -424,6 +423,7 @@ class LeakGate:
             1,
             self.ignored,
         )
+        self.ignored = 0  # counted from one check to the next, the reaper's included
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
