@@ -34,7 +34,18 @@ def wait_forever(stop):
     stop.wait()
 
 
-def test_clean():
+@pytest.fixture(scope="session")
+def server():
+    # Started in the first test's setup, stopped at the end of the session: not that test's.
+    stop = threading.Event()
+    thread = threading.Thread(target=wait_forever, args=(stop,), daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join()
+
+
+def test_clean(server):
     t = threading.Thread(target=time.sleep, args=(0.01,))
     t.start()
     t.join()

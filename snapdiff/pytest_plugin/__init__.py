@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 __all__ = ["LeakWarning"]
 
 SCOPES = ("test", "module", "session")
+# pytest's fixture scopes, narrowest first; a check's scope ranks as the fixture scope it ends with.
+FIXTURE_RANK = {"function": 0, "class": 1, "module": 2, "package": 3, "session": 4}
+CHECK_RANK = {"test": 0, "module": 2, "session": 4}
 ACTIONS = ("fail", "warn")
 FORMATS = ("json", "markdown")
 MARKERS = ("snapdiff_leaks", "no_leaks")
@@ -235,6 +238,8 @@ class LeakGate:
         self.windows: list[tuple[float, str]] = []  # (start, node id) of each test, in order
         self.options: dict[str, TestOptions] = {}
         self.carried: list[Found] = []
+        # (start, end, scope rank) of each setup of a fixture wider than a test
+        self.fixture_windows: list[tuple[float, float, int]] = []
         self.ignored = 0
         # What the reports said (on the xdist controller: what the workers said).
         self.leaks: list[SiteLeak] = []
@@ -330,6 +335,23 @@ class LeakGate:
         rules = (opts.rules if opts is not None else ()) + self.settings.rules
         return self._ignored_by(found, rules)
 
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any]) -> Any:
+        """What a fixture wider than the check starts belongs to that fixture: it is torn down
+        later, and checked then in the scope that ends with it."""
+        if self.reaper is None or fixturedef.scope == "function":
+            yield
+            return
+        start = time.monotonic()
+        yield
+        self.fixture_windows.append((start, time.monotonic(), FIXTURE_RANK[fixturedef.scope]))
+
+    def _wider_fixture(self, found: Found, rank: int) -> bool:
+        created = found.created
+        if created < 0:
+            return False
+        return any(s <= created <= e and r > rank for s, e, r in self.fixture_windows)
+
     # -- the checks --------------------------------------------------------------------------
 
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)
@@ -376,7 +398,7 @@ class LeakGate:
             rules = opts.rules + s.rules
             left = _live.settle(self.test_base, opts.grace, lambda f: self._ignored_by(f, rules))
             left += self.reaper.take()
-            found = [(f, item.nodeid) for f in left]
+            found = [(f, item.nodeid) for f in left if not self._wider_fixture(f, 0)]
             action = opts.action
             self.test_base = None
             checked = True
@@ -393,9 +415,14 @@ class LeakGate:
             left = _live.settle(scoped_base, s.grace, self._ignore_attributed)
             left += self.carried + self.reaper.take()
             self.carried = []
-            found += [(f, self._test_of(f, item.nodeid)) for f in left]
+            rank = CHECK_RANK[s.scope]
+            found += [
+                (f, self._test_of(f, item.nodeid)) for f in left if not self._wider_fixture(f, rank)
+            ]
             checked = True
         self.reaper.base = self.module_base or self.session_base
+        oldest = self.reaper.base.at if self.reaper.base is not None else time.monotonic()
+        self.fixture_windows = [w for w in self.fixture_windows if w[1] >= oldest]
         if not checked:
             return
         leaks = _report.group(found)
