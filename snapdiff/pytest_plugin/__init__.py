@@ -264,15 +264,12 @@ class LeakGate:
             reaper.grace = self.settings.grace
             _live.install(reaper)
             self.reaper = reaper
-            if any(r.kind == "current" for r in self.settings.rules):
-                running = [
-                    describe()
-                    for _, describe in _live.new_live(_live.Baseline(frozenset(), _weakset(), 0.0))
-                ]
-                self.current = _rules.Current(
-                    frozenset(f.key for f in running if f.site is not None),
-                    frozenset(f.entry_key for f in running if f.entry is not None),
-                )
+            # For the rule "current" (in the ini file or in any test's marker).
+            running = _live.running()
+            self.current = _rules.Current(
+                frozenset(f.key for f in running if f.site is not None),
+                frozenset(f.entry_key for f in running if f.entry is not None),
+            )
         return self.reaper
 
     def item_options(self, item: pytest.Item) -> TestOptions:
@@ -432,7 +429,7 @@ class LeakGate:
             if not opts.check and s.scope == "session":
                 what = "session"
             text = (
-                f"snapdiff: {count_words_of(leaks)} left behind "
+                f"snapdiff: {_report.count_words(leaks)} left behind "
                 f"(checked at the end of this {what}, after a grace period of up to "
                 f"{opts.grace if opts.check else s.grace:g} s)\n\n" + _report.text(leaks, self.root)
             )
@@ -539,18 +536,6 @@ class LeakGate:
                 tr.write_line(f"snapdiff: error: {self.report_error}", red=True)
             else:
                 tr.write_line(f"report written to {self.settings.report}")
-
-
-def count_words_of(leaks: list[SiteLeak]) -> str:
-    from snapdiff.pytest_plugin import _report
-
-    return _report.count_words(leaks)
-
-
-def _weakset() -> Any:
-    import weakref
-
-    return weakref.WeakSet()
 
 
 def _checks(n: int) -> str:

@@ -190,6 +190,11 @@ def new_live(base: Baseline) -> Iterator[tuple[object, Callable[[], Found]]]:
                 yield task, (lambda t=task, s=state: describe_task(t, s))  # type: ignore[misc]
 
 
+def running() -> list[Found]:
+    """Every thread and unfinished task alive now (but this thread)."""
+    return [describe() for _, describe in new_live(Baseline(frozenset(), weakref.WeakSet(), 0.0))]
+
+
 def still_there(obj: object) -> bool:
     if isinstance(obj, threading.Thread):
         return obj.is_alive()
