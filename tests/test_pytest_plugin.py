@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import re
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from snapdiff.model import Frame
-from snapdiff.pytest_plugin import _rules
+from snapdiff.pytest_plugin import _live, _rules
 
 # The suites need neither; hypothesis's plugin alone takes seconds to import on a busy machine.
 QUIET = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
@@ -399,3 +401,47 @@ def test_every_option_is_documented(pytester: pytest.Pytester) -> None:
         assert f"`{name}" in doc, f"docs/pytest.md does not describe {name}"
     for rule in _rules.BUILTIN:
         assert f"`{rule.text()}`" in doc, f"docs/pytest.md does not list {rule.text()}"
+
+
+# -- the grace period, in process -------------------------------------------------------------
+
+
+def test_no_wait_when_nothing_is_left() -> None:
+    base = _live.baseline()
+    slept: list[float] = []
+    assert _live.settle(base, 5.0, lambda f: False, sleep=slept.append) == []
+    assert slept == []
+
+
+def test_what_ends_within_the_grace_period_is_not_left_behind() -> None:
+    base = _live.baseline()
+    ending = threading.Thread(target=time.sleep, args=(0.05,))
+    stop = threading.Event()
+    staying = threading.Thread(target=stop.wait, name="staying")
+    ending.start()
+    staying.start()
+    try:
+        t0 = time.monotonic()
+        left = _live.settle(base, 0.5, lambda f: False)
+        waited = time.monotonic() - t0
+    finally:
+        stop.set()
+        staying.join()
+        ending.join()
+    assert [(f.kind, f.name, f.state) for f in left] == [("thread", "staying", "alive")]
+    assert left[0].entry is not None and left[0].entry.function == "Event.wait"
+    assert 0.5 <= waited < 5  # the staying thread: the whole grace period, then no more
+
+
+def test_an_ignored_thread_is_not_waited_for() -> None:
+    base = _live.baseline()
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait, name="ignored")
+    thread.start()
+    slept: list[float] = []
+    try:
+        left = _live.settle(base, 5.0, lambda f: f.name == "ignored", sleep=slept.append)
+    finally:
+        stop.set()
+        thread.join()
+    assert left == [] and slept == []

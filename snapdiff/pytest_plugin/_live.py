@@ -32,6 +32,7 @@ from snapdiff.pytest_plugin._rules import Candidate
 
 MAX_FRAMES = 64
 _THREADING_FILE = threading.__file__
+_BOOTSTRAP = frozenset({"Thread._bootstrap", "Thread._bootstrap_inner", "Thread.run"})
 
 THREAD = "thread"
 TASK = "asyncio-task"
@@ -103,8 +104,13 @@ def _stack_of(thread: threading.Thread) -> FrameType | None:
 
 def describe_thread(thread: threading.Thread, stack: FrameType | None) -> Found:
     raw = _frames(stack)
-    # threading's bootstrap frames (Thread._bootstrap, _bootstrap_inner, run) say nothing
-    while len(raw) > 1 and raw[-1].f_code.co_filename == _THREADING_FILE:
+    # threading's bootstrap frames say nothing: the entry is the frame they call (the target,
+    # or a subclass's run(), or Timer.run)
+    while (
+        len(raw) > 1
+        and raw[-1].f_code.co_filename == _THREADING_FILE
+        and raw[-1].f_code.co_qualname in _BOOTSTRAP
+    ):
         raw.pop()
     frames = tuple(_frame(f) for f in raw[:MAX_FRAMES])
     entry = _frame(raw[-1]) if raw else None
