@@ -9,7 +9,9 @@ the per-test baseline lists each time. The time of each test is measured inside 
 the start of its setup to the end of its teardown, a hookwrapper around the whole protocol, so
 it includes the plugin's hooks), in wall-clock and in CPU time of the pytest process (less
 disturbed by other work on the machine); start-up and collection are left out. The runs
-alternate and each figure is the median over ``--repeat`` runs.
+alternate and each figure is the median over ``--repeat`` runs. Last, the check alone: the
+baseline and the check after it, timed in this process (best of five batches of 2,000), the
+figure least disturbed by other work on the machine.
 
     python bench/bench_pytest_plugin.py [--sync 300] [--async 100] [--threads 0] [--repeat 5]
 """
@@ -90,6 +92,32 @@ def run(root: Path, args: list[str], threads: int) -> tuple[float, float, int]:
     return float(data["wall"]), float(data["cpu"]), int(data["tests"])
 
 
+def core(threads: int, number: int = 2000) -> float:
+    """Seconds for one check in this process, best of five: the baseline before a test and the
+    check after it, with ``threads`` idle threads and the hooks installed, nothing left behind."""
+    import threading
+    import timeit
+
+    from snapdiff.pytest_plugin import _live
+
+    _live.install(_live.Reaper())
+    stop = threading.Event()
+    idle = [threading.Thread(target=stop.wait) for _ in range(threads)]
+    for t in idle:
+        t.start()
+
+    def once() -> None:
+        _live.settle(_live.baseline(), 1.0, lambda f: False)
+
+    try:
+        return min(timeit.repeat(once, number=number, repeat=5)) / number
+    finally:
+        stop.set()
+        for t in idle:
+            t.join()
+        _live.uninstall()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sync", type=int, default=300)
@@ -122,6 +150,9 @@ def main() -> None:
         aw = "" if mode == "no plugin" else f"{(w - base_wall) * 1e6:+.0f} µs"
         ac = "" if mode == "no plugin" else f"{(c - base_cpu) * 1e6:+.0f} µs"
         print(f"{mode:<12} {w * 1e6:>7.0f} µs {aw:>9} {c * 1e6:>7.0f} µs {ac:>9}")
+    print()
+    print(f"one check alone (baseline + check, in process, {args.threads} idle threads): ", end="")
+    print(f"{core(args.threads) * 1e6:.0f} µs")
 
 
 if __name__ == "__main__":
