@@ -487,6 +487,9 @@ def formats_cmd(
             for name, description in rows:
                 print(f"{name:22} {description}")
             print("\nAll of them may be gzip-compressed; '-' reads standard input.")
+            from snapdiff.runtimes.go import _scanned
+
+            print(f"Go dumps are read by the {_scanned.describe()}.")
 
 
 def main() -> None:

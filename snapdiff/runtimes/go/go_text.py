@@ -1274,7 +1274,12 @@ WORKER_SHARE = (False, True)
 
 def parse_buffer(buf: bytes | mmap.mmap, origin: str) -> Snapshot:
     """Read a dump held in memory or mapped from a file, a window at a time: the input is
-    never decoded whole. Big inputs are read by two processes where the system can fork."""
+    never decoded whole. Big inputs are read by two processes where the system can fork.
+    With the compiled scanner (``_scanned``), one process."""
+    from snapdiff.runtimes.go import _scanned
+
+    if _scanned.compiled():
+        return _scanned.parse_buffer(buf, origin)
     reader = _FastReader(origin)
     start = 0
     if len(buf) >= PARALLEL_MIN and _can_fork():
@@ -1373,6 +1378,10 @@ def _read_parallel(buf: bytes | mmap.mmap, reader: _FastReader) -> int:
 
 def parse_stream(pieces: Iterable[bytes], origin: str) -> Snapshot:
     """Read a dump that arrives in pieces (a gzip stream decompressed as it is read)."""
+    from snapdiff.runtimes.go import _scanned
+
+    if _scanned.compiled():
+        return _scanned.parse_stream(pieces, origin)
     reader = _FastReader(origin)
     pending = bytearray()
     for piece in pieces:
