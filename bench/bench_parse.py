@@ -22,7 +22,10 @@ a process that only loads the snapshot file it wrote, ``snapdiff show SNAPSHOT``
 
 ``--compare NAME=COMMAND`` also times another program on each input in the same run, as a
 whole process (``{input}`` in COMMAND stands for the dump's path): another parser, built
-beside the project, measured on the same files with the same machine load.
+beside the project, measured on the same files with the same machine load. The program must
+print the number of goroutines it read as the first number on its standard output: its line
+shows that count (not the input's), and its goroutines/s are of what it read. An exit status
+of 1 (some goroutines not read) is shown, not taken as a failure.
 
     python bench/bench_parse.py --compare 'gostackparse=/tmp/gsp/gsp {input}' --no-diff
 """
@@ -162,16 +165,28 @@ class Measure(NamedTuple):
 
 def measure(cmd: list[str], env: dict[str, str] | None = None) -> Measure:
     """One whole process, as ``wait4`` reports it."""
+    return _measure(cmd, env)[0]
+
+
+def _measure(
+    cmd: list[str], env: dict[str, str] | None = None, ok: tuple[int, ...] = (0, 5)
+) -> tuple[Measure, bytes, int]:
+    """One whole process, its standard output (to a file: no pipe to drain while it runs)
+    and its exit status."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    assert proc.stderr is not None
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, env=env)
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        out.seek(0)
+        said = out.read(4096)
     proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode not in (0, 5):
+    if proc.returncode not in ok:
         raise SystemExit(f"failed: {' '.join(cmd)}\n{err.decode()}")
-    return Measure(wall, usage.ru_maxrss, usage.ru_utime + usage.ru_stime, usage.ru_minflt)
+    usage_cpu = usage.ru_utime + usage.ru_stime
+    return Measure(wall, usage.ru_maxrss, usage_cpu, usage.ru_minflt), said, proc.returncode
 
 
 def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, float]:
@@ -190,6 +205,20 @@ def best(
     """
     runs = [run(cmd, env) for _ in range(repeat)]
     return min(r[0] for r in runs), max(r[1] for r in runs), min(r[2] for r in runs)
+
+
+def best_other(cmd: list[str], repeat: int) -> tuple[tuple[float, int, float], int, int]:
+    """:func:`best` for a compared program, with the number of goroutines it says it read
+    (the first number it prints on standard output; -1 if it prints none) and its exit
+    status (a parser may exit 1 when it could not read every goroutine: still timed)."""
+    runs = [_measure(cmd, ok=(0, 1)) for _ in range(repeat)]
+    first = re.search(rb"[0-9]+", runs[0][1])
+    timing = (
+        min(r[0].wall for r in runs),
+        max(r[0].rss for r in runs),
+        min(r[0].cpu for r in runs),
+    )
+    return timing, int(first.group()) if first else -1, runs[0][2]
 
 
 def count_goroutines(path: Path) -> int:
@@ -286,6 +315,9 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="make and keep the inputs in this folder")
     parser.add_argument("--no-diff", action="store_true", help="skip the diff and snapshot runs")
     parser.add_argument(
+        "--no-pure", action="store_true", help="skip `show` with SNAPDIFF_PURE_PYTHON=1"
+    )
+    parser.add_argument(
         "--compare",
         action="append",
         default=[],
@@ -336,7 +368,9 @@ def main() -> None:
                 label, _, command = other.partition("=")
                 cmd = [part.replace("{input}", str(dump)) for part in shlex.split(command)]
                 try:
-                    report(f"{label} {name}", size, n, best(cmd, args.repeat), floor)
+                    timing, counted, status = best_other(cmd, args.repeat)
+                    said = f" (exit {status})" if status else ""
+                    report(f"{label} {name}{said}", size, counted, timing, floor)
                 except SystemExit as failed:  # it cannot read this input: say so, go on
                     said = str(failed).splitlines()
                     print(f"{label} {name}: failed: {said[1] if len(said) > 1 else ''}")
@@ -350,10 +384,10 @@ def main() -> None:
                 f"cores: {shared:.2f} s, {mib / shared:.1f} MiB/s)",
                 flush=True,
             )
-            if size >= 8 << 20:  # go_text.PARALLEL_MIN: the same without the worker process
-                one = {**os.environ, "SNAPDIFF_ONE_PROCESS": "1"}
-                timing = best([*SNAPDIFF, "show", str(dump), *quiet], args.repeat, one)
-                report(f"show {name} (1 process)", size, n, timing, floor)
+            if not args.no_pure:  # the reader without the compiled scanner (its worker too)
+                pure = {**os.environ, "SNAPDIFF_PURE_PYTHON": "1"}
+                timing = best([*SNAPDIFF, "show", str(dump), *quiet], args.repeat, pure)
+                report(f"show {name} (pure Python)", size, n, timing, floor)
             if args.no_diff:
                 continue
             timing = best([*SNAPDIFF, "diff", str(dump), str(dump), *quiet], args.repeat)

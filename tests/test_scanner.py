@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from snapdiff.model import Snapshot
 from snapdiff.runtimes.go import _scanned, go_text
-from tests.go_seeds import seeds
+from tests.go_seeds import mutate, seeds
 from tests.test_perf_equivalence import equal, variants
 
 SEEDS = seeds()
@@ -90,63 +90,6 @@ def test_formats_says_which_path_runs() -> None:
         assert "compiled scanner" in default
     else:
         assert "not built" in default
-
-
-# Mutations of the seed dumps: bytes flipped, inserted and removed, lines repeated, dropped
-# and swapped, tokens of the grammar dropped in; the kinds of damage a fuzzer makes.
-TOKENS = [
-    b"\n\n",
-    b"\n",
-    b"\r\n",
-    b"goroutine ",
-    b"goroutine 0 ",
-    b"goroutine 99999999999999999999 ",
-    b"goroutine 123456789012345678901 ",
-    b" [running]:\n",
-    b" gp=0xc000007a40 m=nil ",
-    b" gp=0x1 m=3 mp=0xc0001 [",
-    b"(0xc000010000, 0x3)",
-    b"()",
-    b"(",
-    b")",
-    b" fp=0x1 sp=0x2 pc=0x3",
-    b" pc=0x",
-    b"created by main.f in goroutine 12\n",
-    b" in goroutine ",
-    b" in goroutine #",
-    b"\t/src/a.go:12 +0x1f\n",
-    b"...additional frames elided...\n",
-    b"[originating from goroutine 7]:\n",
-    b"\xff\xfe",
-    b"\xe2\x80",
-    b" {a: b}",
-]
-
-
-def mutate(data: bytes, rng: random.Random, count: int) -> bytes:
-    out = bytearray(data)
-    for _ in range(count):
-        how = rng.randrange(7)
-        at = rng.randrange(len(out) + 1)
-        if how == 0 and out:
-            out[min(at, len(out) - 1)] = rng.randrange(256)
-        elif how == 1:
-            out[at:at] = rng.choice(TOKENS)
-        elif how == 2:
-            del out[at : at + rng.randint(1, 40)]
-        else:
-            lines = bytes(out).split(b"\n")
-            i, j = rng.randrange(len(lines)), rng.randrange(len(lines))
-            if how == 3:
-                lines.insert(i, lines[j])
-            elif how == 4:
-                del lines[i]
-            elif how == 5:
-                lines[i], lines[j] = lines[j], lines[i]
-            else:
-                lines[i] = lines[i][: rng.randrange(len(lines[i]) + 1)]
-            out = bytearray(b"\n".join(lines))
-    return bytes(out)
 
 
 SMALL = [n for n in NAMES if len(SEEDS[n]) <= 50_000]
