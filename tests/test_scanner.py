@@ -14,14 +14,18 @@ import os
 import random
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from snapdiff.inputs import load
 from snapdiff.model import Snapshot
 from snapdiff.runtimes.go import _scanned, go_text
 from tests.go_seeds import mutate, seeds
+from tests.test_parallel import generated, mapped_kib
 from tests.test_perf_equivalence import equal, variants
 
 SEEDS = seeds()
@@ -146,3 +150,30 @@ def test_scan_checks_its_window() -> None:
         assert (status, pos, lines, columns) == (0, 0, 0, ([], [], []))
     status, pos, lines, _, _ = gscan.scan(data, 0, len(data), set(), *known, *args[4:])
     assert (status, pos, lines, args[4:]) == (0, len(data), 4, ([1], [0], [None]))
+
+
+@needs_scanner
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="no /proc/self/smaps")
+def test_compiled_path_holds_a_window_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mapped file read by the scanner is given back a window at a time (as the pure path
+    does it): the process never holds the whole file."""
+    data = generated(60000)
+    path = tmp_path / "big.txt"
+    path.write_bytes(data)
+    monkeypatch.delenv(_scanned.PURE_ENV, raising=False)
+    monkeypatch.setattr(go_text, "WINDOW", 32 << 10)
+    held: list[int] = []
+    window = _scanned._Reader.window
+
+    def windowing(self: _scanned._Reader, *args: Any, **kwargs: Any) -> None:
+        held.append(mapped_kib(path))
+        window(self, *args, **kwargs)
+
+    monkeypatch.setattr(_scanned._Reader, "window", windowing)
+    snap = load(str(path))
+    assert len(snap.tasks) == 60000
+    assert len(data) > 360 * go_text.WINDOW  # 12 MiB
+    assert len(held) > 360
+    assert max(held) <= 6 << 10, held  # KiB: a window and the folios around it
