@@ -13,8 +13,7 @@ from dataclasses import replace
 
 from snapdiff import runtimes, store
 from snapdiff.errors import InputError
-from snapdiff.model import Snapshot
-from snapdiff.runtimes.go import go_text
+from snapdiff.model import Snapshot, paused_gc
 
 # What the readers are given: bytes, or a file mapped in memory (sliced into bytes as needed).
 Buffer = bytes | mmap.mmap
@@ -117,10 +116,11 @@ def parse_buffer(
 ) -> Snapshot:
     """:func:`parse_bytes` on bytes or a file mapped in memory.
 
-    A Go full-stack dump, the format that grows to gigabytes, is read a window at a time
-    (decompressed as it is read when gzipped); the other formats are small and read whole.
+    A reader with a buffer or stream entry point (Go's full-stack dumps, which grow to
+    gigabytes) is handed the mapped file, or the pieces of a gzip stream as they are
+    decompressed; the other formats are small and read whole.
     """
-    with store.paused_gc():
+    with paused_gc():
         return _parse_buffer(buf, origin, source, keep_locals)
 
 
@@ -133,8 +133,8 @@ def _parse_buffer(buf: Buffer, origin: str, source: str | None, keep_locals: boo
     reader = _reader(head, origin, source)
     if reader is None:
         snap = store.loads(buf[:], origin)
-    elif reader.name == go_text.NAME:
-        snap = _checked(go_text.parse_buffer(buf, origin), reader)
+    elif reader.parse_buffer is not None:
+        snap = _checked(reader.parse_buffer(buf, origin), reader)
     else:
         snap = _checked(reader.parse(buf[:], origin, keep_locals=keep_locals), reader)
     return snap
@@ -155,9 +155,9 @@ def _parse_gzip(buf: Buffer, origin: str, source: str | None, keep_locals: bool)
         raise InputError(f"{origin}: empty input: no dump to read")
     head = bytes(start[: runtimes.SNIFF_BYTES])
     reader = _reader(head, origin, source)
-    if reader is not None and reader.name == go_text.NAME:
+    if reader is not None and reader.parse_stream is not None:
         stream = itertools.chain((bytes(start),), pieces)
-        snap = _checked(go_text.parse_stream(stream, origin), reader)
+        snap = _checked(reader.parse_stream(stream, origin), reader)
     else:
         data = bytes(start) + b"".join(pieces)
         if reader is None:
@@ -228,3 +228,10 @@ def _describe(head: bytes) -> str:
         return "no recognisable first line"
     shown = first if len(first) <= 60 else first[:57] + "..."
     return f"first line {shown!r}"
+
+
+def formats() -> list[tuple[str, str]]:
+    """(name, description) of every input format, in the order they are detected."""
+    rows = [(s.name, s.description) for s in runtimes.SOURCES.values()]
+    rows.append((store.FORMAT, "snapdiff snapshot file (snapdiff convert), .json or .json.gz"))
+    return rows

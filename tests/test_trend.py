@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from snapdiff import cli_trend
 from snapdiff.cli import app
+from snapdiff.cli import trend as cli_trend
 from snapdiff.errors import UsageError
 from snapdiff.inputs import load
 from snapdiff.model import GOROUTINE, Frame, Snapshot, SourceInfo, Task
@@ -61,7 +61,7 @@ def test_sparkline_scales_between_the_series_own_extremes():
 def verdict(series, survivors=None, kept=None, leaked=0, slope=None):
     xs = [float(i) for i in range(len(series))]
     s = slope if slope is not None else theil_sen(xs, [float(c) for c in series])
-    return judge_trend(TrendEvidence(tuple(series), s, survivors, kept, leaked))
+    return judge_trend(TrendEvidence(tuple(series), s, survivors, kept, leaked, "Go"))
 
 
 @pytest.mark.parametrize(
