@@ -24,8 +24,10 @@ the forked worker of the pure path does not pay (docs/performance.md).
 
 from __future__ import annotations
 
+import importlib
 import mmap
 import os
+import sys
 from collections.abc import Iterable
 from itertools import repeat
 from types import ModuleType
@@ -36,7 +38,7 @@ from snapdiff.runtimes.go import go_text
 
 _gscan: ModuleType | None
 try:
-    from snapdiff.runtimes.go import _gscan
+    _gscan = importlib.import_module("snapdiff.runtimes.go._gscan")
 except ImportError:  # built without a C compiler: the pure-Python reader runs
     _gscan = None
 
@@ -62,6 +64,9 @@ def describe() -> str:
 
 
 Buffer = bytes | bytearray | mmap.mmap
+
+
+go_text.COMPILED = sys.modules[__name__]  # go_text.parse_buffer and parse_stream use it
 
 
 class _Reader:
