@@ -118,14 +118,27 @@ class Progress:
 
 def capture_cmd(
     target: Annotated[
-        str | None,
+        list[str] | None,
         typer.Argument(
+            metavar="[TARGET]...",
             help="A URL (Go pprof base such as http://127.0.0.1:6060, or a JSON debug endpoint) "
-            "or a pid."
+            "or a pid; several, or a name that resolves to several addresses, capture a fleet.",
         ),
     ] = None,
+    targets: Annotated[
+        str | None,
+        typer.Option(
+            "--targets",
+            metavar="FILE",
+            help="Replicas to capture, one URL, host:port or pid a line ('#' comments).",
+        ),
+    ] = None,
+    parallel: Annotated[
+        int, typer.Option("--parallel", min=1, help="Fleet: capture at most N replicas at once.")
+    ] = 16,
     pid: Annotated[
-        int | None, typer.Option("--pid", "-p", help="A Python process to dump with py-spy.")
+        int | None,
+        typer.Option("--pid", "-p", metavar="PID", help="A Python process to dump with py-spy."),
     ] = None,
     output: Annotated[
         str | None,
@@ -143,18 +156,23 @@ def capture_cmd(
         bool, typer.Option("--raw", help="Also keep the raw bytes (gzip) beside it.")
     ] = False,
     every: Annotated[
-        str | None, typer.Option("--every", help="Capture a series: every 30s, 5m...")
+        str | None,
+        typer.Option("--every", metavar="DURATION", help="Capture a series: every 30s, 5m..."),
     ] = None,
     count: Annotated[
-        int | None, typer.Option("--count", min=1, help="How many captures in the series.")
+        int | None,
+        typer.Option("--count", min=1, metavar="N", help="How many captures in the series."),
     ] = None,
     for_: Annotated[
-        str | None, typer.Option("--for", help="How long the series runs (10m).")
+        str | None,
+        typer.Option("--for", metavar="DURATION", help="How long the series runs (10m)."),
     ] = None,
     keep_going: Annotated[
         bool, typer.Option("--keep-going", help="In a series, go on after a failed capture.")
     ] = False,
-    py_spy: Annotated[str | None, typer.Option("--py-spy", help="The py-spy to use.")] = None,
+    py_spy: Annotated[
+        str | None, typer.Option("--py-spy", metavar="FILE", help="The py-spy to use.")
+    ] = None,
     nonblocking: Annotated[
         bool,
         typer.Option("--nonblocking", help="py-spy: do not pause the target (stacks may tear)."),
@@ -170,26 +188,45 @@ def capture_cmd(
     debug: Annotated[
         int | None,
         typer.Option(
-            "--debug", min=0, max=2, help="Go pprof: debug=2, 1 or 0 (protobuf) (default 2)."
+            "--debug",
+            min=0,
+            max=2,
+            metavar="N",
+            help="Go pprof: debug=2, 1 or 0 (protobuf) (default 2).",
         ),
     ] = None,
     header: Annotated[
-        list[str] | None, typer.Option("--header", "-H", help="HTTP header 'Name: value' (repeat).")
+        list[str] | None,
+        typer.Option(
+            "--header", "-H", metavar="HEADER", help="HTTP header 'Name: value' (repeat)."
+        ),
     ] = None,
     token_env: Annotated[
-        str | None, typer.Option("--token-env", help="Bearer token from this environment variable.")
+        str | None,
+        typer.Option(
+            "--token-env", metavar="NAME", help="Bearer token from this environment variable."
+        ),
     ] = None,
     token_file: Annotated[
-        str | None, typer.Option("--token-file", help="Bearer token from this file.")
+        str | None,
+        typer.Option("--token-file", metavar="FILE", help="Bearer token from this file."),
     ] = None,
     connect_timeout: Annotated[
-        str, typer.Option("--connect-timeout", help="HTTP: time to connect.")
+        str, typer.Option("--connect-timeout", metavar="DURATION", help="HTTP: time to connect.")
     ] = "5s",
     timeout: Annotated[
-        str, typer.Option("--timeout", help="Time for the whole capture (HTTP transfer, py-spy).")
+        str,
+        typer.Option(
+            "--timeout",
+            metavar="DURATION",
+            help="Time for the whole capture (HTTP transfer, py-spy).",
+        ),
     ] = "60s",
     max_bytes: Annotated[
-        int, typer.Option("--max-bytes", min=1, help="HTTP: refuse bodies larger than this.")
+        int,
+        typer.Option(
+            "--max-bytes", min=1, metavar="N", help="HTTP: refuse bodies larger than this."
+        ),
     ] = DEFAULT_MAX_BYTES,
     allow_other_hosts: Annotated[
         bool, typer.Option("--allow-other-hosts", help="HTTP: follow redirects to other hosts.")
@@ -203,8 +240,15 @@ def capture_cmd(
 
         from snapdiff.capture.capturer import Capturer
         from snapdiff.capture.series import parse_target, run_series, save
+        from snapdiff.cli.fleet import capture_fleet, fleet_replicas
 
-        tgt = parse_target(target, pid)
+        replicas = fleet_replicas(target or [], targets) if pid is None else None
+        if replicas:
+            tgt = replicas[0].target
+        elif target and len(target) > 1:
+            raise UsageError("give either --pid or URLs, not both")
+        else:
+            tgt = parse_target(target[0] if target else None, pid)
         capturer = Capturer(
             tgt,
             on_warning=warn,
@@ -222,6 +266,22 @@ def capture_cmd(
             allow_other_hosts=allow_other_hosts,
         )
         console = stderr()
+        if replicas:
+            # A fleet always goes on past a failed replica (--keep-going or not), exit 4 at the end.
+            if every is None and (count is not None or for_ is not None):
+                raise UsageError("--count and --for go with --every")
+            capture_fleet(
+                replicas,
+                capturer,
+                output,
+                raw=raw,
+                parallel=parallel,
+                every=parse_duration(every) if every is not None else None,
+                count=count,
+                duration=parse_duration(for_) if for_ else None,
+                quiet=quiet,
+            )
+            return
         if every is None:
             if count is not None or for_ is not None:
                 raise UsageError("--count and --for go with --every")
