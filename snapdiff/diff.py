@@ -38,7 +38,7 @@ from snapdiff.compare import (
     summarise,
     total,
 )
-from snapdiff.group import GroupBy, GroupKey, group
+from snapdiff.group import GroupBy, GroupKey, group, merge_instances
 from snapdiff.model import Snapshot, Task
 
 # A grown group is a leak when at least this share of its earlier tasks is still alive.
@@ -300,8 +300,9 @@ def diff(
             f"{after.source.format}): sites may not match; compare dumps of the same kind"
         )
 
-    groups_b = group(before.tasks, by, rt=rt)
-    groups_a = group(after.tasks, by, rt=rt)
+    groups_b, groups_a = merge_instances(
+        [group(before.tasks, by, rt=rt), group(after.tasks, by, rt=rt)], rt
+    )
     keys = list(groups_a) + [k for k in groups_b if k not in groups_a]
 
     clocks = id_spans(before, after) if ids_ok else {}

@@ -21,9 +21,12 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from snapdiff.model import Frame, Snapshot, Task
+
+if TYPE_CHECKING:
+    from snapdiff.group import GroupKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +99,17 @@ _DIGITS = re.compile(r"\d+")
 def name_pattern(name: str) -> str:
     """``ThreadPoolExecutor-45_0`` -> ``ThreadPoolExecutor-N_N``: counters in names are clocks."""
     return _DIGITS.sub("N", name)
+
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_HEX = re.compile(r"0x[0-9a-fA-F]+")
+
+
+def instance_pattern(text: str) -> str:
+    """What stays of a per-instance key when its instance is taken out: UUIDs -> ``<uuid>``, hex
+    addresses -> ``0x…``, numbers -> ``N`` (``tenants/tenant-17.json`` ->
+    ``tenants/tenant-N.json``)."""
+    return _DIGITS.sub("N", _HEX.sub("0x…", _UUID.sub("<uuid>", text)))
 
 
 def one_pool(names: Iterable[str]) -> str:
@@ -193,6 +207,13 @@ class Runtime:
         is never reused within one run of the process: the same id with another origin in a
         later dump proves the process restarted in between. None (the default) makes no such
         claim: an operating system reuses thread ids."""
+        return None
+
+    def instance_key(self, key: GroupKey) -> GroupKey | None:
+        """The key of a group with its per-instance part patterned (a tenant's path, a port),
+        or None when the key has none. Groups whose keys share a pattern are merged when they
+        look like instances (:func:`snapdiff.group.merge_instances`). None by default: code
+        sites are not instances."""
         return None
 
     def one_pool(self, tasks: Sequence[Task]) -> str:

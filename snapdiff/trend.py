@@ -43,7 +43,7 @@ from snapdiff.compare import (
 )
 from snapdiff.diff import GROWTH_WITHOUT_IDS, GROWTH_WITHOUT_IDS_RATIO
 from snapdiff.errors import UsageError
-from snapdiff.group import GroupBy, GroupKey, group
+from snapdiff.group import GroupBy, GroupKey, group, merge_instances
 from snapdiff.model import FLAG_LEAKED, Snapshot, Task
 from snapdiff.runtime import Runtime
 
@@ -413,7 +413,7 @@ def trend(
             "not match"
         )
 
-    grouped = [group(s.tasks, by, rt=rt) for s in snaps]
+    grouped = merge_instances([group(s.tasks, by, rt=rt) for s in snaps], rt)
     keys: list[GroupKey] = []
     seen: set[GroupKey] = set()
     for g in reversed(grouped):
