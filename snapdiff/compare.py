@@ -412,6 +412,10 @@ def _ids_say_swapped(before: Snapshot, after: Snapshot, rt: Runtime) -> tuple[in
     return (mid_b, mid_a) if only_b[0] > only_a[-1] else None
 
 
+# A second snapshot whose highest id is below the first's may hold this many new tasks (or a
+# tenth of its tasks) and still read as one running process whose newest tasks ended: Go
+# hands ids to each P in batches, so a goroutine born later can have a lower id.
+UNEXPLAINED_NEW = 2
 # Tasks that must be only in the first snapshot, and only in the second, for ids to say the two
 # are in the wrong order.
 SWAP_MIN_TASKS = 3
@@ -428,8 +432,9 @@ def continuity(before: Snapshot, after: Snapshot) -> Continuity:
     4. not one task of the first snapshot in the second (both with 5 or more): a restart, likely;
     5. capture times in the wrong order, or ids that grow with time saying so: swapped; no
        survivors (they would be the same either way round, but every verdict reads backwards);
-    6. the highest id went down and nothing above says why: a restart is possible, survivors
-       are still counted, and the warning says how little that rests on.
+    6. the highest id went down though the second snapshot holds more than a few tasks the
+       first does not (the newest tasks ending explains the rest): a restart is possible,
+       survivors are still counted, and the warning says how little that rests on.
     """
     rt = runtimes.of(after)
     if not (before.has_ids and after.has_ids):
@@ -514,17 +519,25 @@ def continuity(before: Snapshot, after: Snapshot) -> Continuity:
     if rt.restart_by_max_id and rt.same_format(before.source.format, after.source.format):
         b_max, a_max = before.max_id, after.max_id
         if b_max is not None and a_max is not None and a_max < b_max:
-            return Continuity(
-                True,
-                RESTART_POSSIBLE,
-                notes=(
-                    f"the highest {noun} id went down ({b_max} -> {a_max}). A restart would do "
-                    f"that, but so does one running process when its newest {noun}s end; no id "
-                    "is carried by another task and some tasks are in both, so survivors are "
-                    "counted (weak evidence of a restart: if there was one, treat survivors as "
-                    "unknown)",
-                ),
+            # One running process shows this when its newest tasks end and it has created
+            # next to none since: the second snapshot is then (nearly) a subset of the first.
+            ids_b = {t.id for t in before.tasks}
+            unknown = sum(
+                1 for t in after.tasks if t.id is not None and t.id > 0 and t.id not in ids_b
             )
+            if unknown > max(UNEXPLAINED_NEW, after.total // 10):
+                return Continuity(
+                    True,
+                    RESTART_POSSIBLE,
+                    notes=(
+                        f"the highest {noun} id went down ({b_max} -> {a_max}) though {unknown} "
+                        f"{noun}s of the second snapshot are new: the process may have restarted "
+                        f"in between (weak evidence: no id is carried by another {noun}, and "
+                        "some tasks are in both). Survivors are counted; if it did restart, "
+                        "treat them as unknown",
+                    ),
+                    evidence=f"the highest {noun} id went down ({b_max} -> {a_max})",
+                )
     return Continuity(True)
 
 

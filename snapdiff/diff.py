@@ -53,6 +53,10 @@ GROWTH_FOR_HIGH = 5
 # the ids created between the two captures (born steadily, whenever it started); below it, a
 # burst (born at once).
 BURST_SPAN = 0.15
+# ... unless its tasks hold at least this share of the ids in their span (born one after
+# another, nothing else created between them: a loop that started them at once) and the span
+# is under half the interval.
+BURST_DENSITY = 0.9
 # A group whose tasks all lived through the whole interval at a flat count is "held" (a pool of
 # that size, or a leak that hit a limit) from this many tasks.
 HELD_MIN = 20
@@ -129,6 +133,7 @@ class _Evidence:
     marked_by: str = ""  # whose leak marks: "Go" reads "the Go runtime marked"
     no_ids_hint: str = ""  # where a dump with ids can be had, for growth without ids
     born_from: float | None = None  # ... and how far into the interval those births begin
+    born_dense: bool = False  # ... and whether they hold nearly every id of their span
     one_pool: str = ""  # the names show the tasks are of one pool (``pool-1-thread-N``)
     ages: str = ""  # what says how old the tasks are (waits, birth ids), for a flat group
 
@@ -198,7 +203,8 @@ def judge(e: _Evidence) -> tuple[str, bool, str, tuple[str, ...]]:
 
     if e.before == 0 and e.born_span is not None:
         start = f", from {e.born_from:.0%} of the way through" if e.born_from is not None else ""
-        if e.born_span >= BURST_SPAN:
+        dense = e.born_dense and e.born_span < 0.5
+        if e.born_span >= BURST_SPAN and not dense:
             reasons.append(
                 f"new since the first snapshot; its tasks were born steadily over "
                 f"{e.born_span:.0%} of the interval{start}, and are all still alive: a leak that "
@@ -206,10 +212,14 @@ def judge(e: _Evidence) -> tuple[str, bool, str, tuple[str, ...]]:
             )
             return "leak", True, _growth_confidence(delta, reasons), tuple(reasons)
         at = f", {e.born_from:.0%} of the way through" if e.born_from is not None else ""
+        how = (
+            "one after another, nothing else created between them"
+            if dense
+            else f"within {max(e.born_span, 0.01):.0%} of the interval"
+        )
         reasons.append(
-            f"new since the first snapshot, all born at about the same time (within "
-            f"{e.born_span:.0%} of the interval{at}): a burst; a third snapshot tells whether "
-            "they stay"
+            f"new since the first snapshot, all born at about the same time ({how}{at}): a "
+            "burst; a third snapshot tells whether they stay"
         )
         return "burst", False, "medium", tuple(reasons)
 
@@ -238,15 +248,17 @@ def judge(e: _Evidence) -> tuple[str, bool, str, tuple[str, ...]]:
     return "growing", big, "low", tuple(reasons)
 
 
-def _births(ids: list[int], span: tuple[int, int]) -> tuple[float, float]:
+def _births(ids: list[int], span: tuple[int, int]) -> tuple[float, float, bool]:
     """(span, start) of the middle 80% of birth ids, as shares of the ids created between the
-    two captures (``span`` = the highest id of each)."""
+    two captures (``span`` = the highest id of each), and whether the ids are dense (hold at
+    least :data:`BURST_DENSITY` of the ids from the lowest to the highest)."""
     ids.sort()
     lo = ids[(len(ids) - 1) // 10]
     hi = ids[len(ids) - 1 - (len(ids) - 1) // 10]
     b_max, a_max = span
     width = a_max - b_max
-    return (hi - lo) / width, max(0.0, (lo - b_max) / width)
+    dense = len(ids) >= BURST_DENSITY * (ids[-1] - ids[0] + 1)
+    return (hi - lo) / width, max(0.0, (lo - b_max) / width), dense
 
 
 def _ages(tasks: list[Task], b_max: int | None) -> str:
@@ -319,12 +331,13 @@ def diff(
             survivors = sum(map(ids_b.__contains__, rt.identities(ta)))
         span: float | None = None
         start: float | None = None
+        dense = False
         clock = clocks.get(key.kind)
         if nb == 0 and na and clock is not None:
             # Ids below 1 are no clock (a JVM's own threads: their negated OS thread id).
             born = [t.id for t in ta if t.id is not None and t.id > 0]
             if born:
-                span, start = _births(born, clock)
+                span, start, dense = _births(born, clock)
         pool = rt.one_pool(ta) if na > nb and survivors else ""
         ages = ""
         if na == nb and survivors == nb >= HELD_MIN:
@@ -345,6 +358,7 @@ def diff(
                 kind.marked_by,
                 rt.no_ids_hint,
                 start,
+                dense,
                 pool,
                 ages,
             )
