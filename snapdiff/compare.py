@@ -394,7 +394,7 @@ def _ids_say_swapped(before: Snapshot, after: Snapshot, rt: Runtime) -> tuple[in
     order look like. In order, every task that appeared was born after every task that ended
     (give or take Go's per-P batches of ids). With :data:`SWAP_MIN_TASKS` or more on each side,
     the medians decide; with fewer on one side, every id of the first must be above every id of
-    the second, and the other side must have twice as many. None when that is not so, or when
+    the second, the other side must have twice as many, and ids must not come in batches. None when that is not so, or when
     the two share no task (no order can be told of two runs)."""
     if not (rt.ids_grow(before.source.format) and rt.ids_grow(after.source.format)):
         return None
@@ -406,8 +406,10 @@ def _ids_say_swapped(before: Snapshot, after: Snapshot, rt: Runtime) -> tuple[in
         return None
     mid_b, mid_a = only_b[len(only_b) // 2], only_a[len(only_a) // 2]
     if len(only_b) >= SWAP_MIN_TASKS and len(only_a) >= SWAP_MIN_TASKS:
-        return (mid_b, mid_a) if mid_b > mid_a else None
-    if max(len(only_b), len(only_a)) < 2 * SWAP_MIN_TASKS:
+        # Ps hold back ids in batches: a later goroutine may take one from an old batch.
+        return (mid_b, mid_a) if mid_b - mid_a > SWAP_BATCHES * rt.id_batch else None
+    if rt.id_batch or max(len(only_b), len(only_a)) < 2 * SWAP_MIN_TASKS:
+        # With ids in batches, a few later tasks may hold lower ids than every earlier one.
         return None
     return (mid_b, mid_a) if only_b[0] > only_a[-1] else None
 
@@ -419,6 +421,8 @@ UNEXPLAINED_NEW = 2
 # Tasks that must be only in the first snapshot, and only in the second, for ids to say the two
 # are in the wrong order.
 SWAP_MIN_TASKS = 3
+# Where ids come in batches, the medians must be more than this many batches apart.
+SWAP_BATCHES = 4
 
 
 def continuity(before: Snapshot, after: Snapshot) -> Continuity:

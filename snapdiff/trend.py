@@ -353,7 +353,7 @@ def _over_runs(
     """A group over a series split at restarts: a leak when it is one in some run (high
     confidence when in every run that has it, and at least two), else what its last run says.
     The reasons name the runs."""
-    restarts = ", ".join(f"{a} and {a + 1}" for (_, a) in runs[:-1])
+    restarts = ", ".join(f"{a + 1} and {a + 2}" for (_, a) in runs[:-1])
     said = f"the process restarted between snapshots {restarts}"
     if not judged:
         return None, ("new", False, "low", ("in no run in two snapshots or more: too early",))

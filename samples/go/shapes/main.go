@@ -47,6 +47,7 @@ func main() {
 	capN := flag.Int("cap", 60, "slots of the capped leak")
 	capEvery := flag.Duration("cap-every", 50*time.Millisecond, "interval between requests that take a slot")
 	lazyAt := flag.Duration("lazy-at", 15*time.Second, "when the lazy pool adds its second worker")
+	churnEvery := flag.Duration("churn-every", 20*time.Millisecond, "interval between bursts of three short handlers (0: no churn)")
 	flag.Parse()
 
 	ln, err := listenLoopback(*addr)
@@ -58,7 +59,9 @@ func main() {
 	slots = make(chan struct{}, *capN)
 	go cappedLeak(*capEvery)
 	startLazyPool(*lazyAt)
-	go churn()
+	if *churnEvery > 0 {
+		go churn(*churnEvery)
+	}
 	go lateLeak(*lateAfter, *lateEvery)
 	if *burstAt > 0 {
 		go burstAfter(*burstAt, *burst, *burstFor)
@@ -140,8 +143,8 @@ func lazyWorker(n int) {
 }
 
 // churn: short-lived handlers.
-func churn() {
-	t := time.NewTicker(20 * time.Millisecond)
+func churn(every time.Duration) {
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for range t.C {
 		for i := 0; i < 3; i++ {

@@ -64,5 +64,6 @@ RUNTIME = Go(
     ),
     id_clocks=frozenset({(go_text.NAME, GOROUTINE)}),
     restart_by_max_id=True,
+    id_batch=16,  # the runtime's _GoidCacheBatch
     no_ids_hint="a full dump, such as Go's debug=2, can confirm",
 )
