@@ -393,9 +393,10 @@ def _ids_say_swapped(before: Snapshot, after: Snapshot, rt: Runtime) -> tuple[in
     only in the second (the median id of each, returned), which is what two dumps in the wrong
     order look like. In order, every task that appeared was born after every task that ended
     (give or take Go's per-P batches of ids). With :data:`SWAP_MIN_TASKS` or more on each side,
-    the medians decide; with fewer on one side, every id of the first must be above every id of
-    the second, the other side must have twice as many, and ids must not come in batches. None when that is not so, or when
-    the two share no task (no order can be told of two runs)."""
+    the medians decide (more than :data:`SWAP_BATCHES` batches apart where ids come in
+    batches); with fewer on one side, every id of the first must be above every id of the
+    second, the other side must have twice as many, and ids must not come in batches. None when
+    that is not so, or when the two share no task (no order can be told of two runs)."""
     if not (rt.ids_grow(before.source.format) and rt.ids_grow(after.source.format)):
         return None
     ids_b = {t.id for t in before.tasks if t.id is not None and t.id > 0}
