@@ -94,11 +94,13 @@ def save(
     *,
     force: bool = False,
     raw: bytes | None = None,
+    stem: str | None = None,
 ) -> str:
     """Write the snapshot (and the raw bytes, gzip, beside it when given); return the path.
 
     ``output``: None (the current folder, default name), a folder (ending in ``/`` or existing),
-    ``-`` (stdout) or a file name. Default names never replace a file: a number is added.
+    ``-`` (stdout) or a file name. Default names (or ``stem`` + ``.json.gz`` in a folder) never
+    replace a file: a number is added.
     """
     if output == "-":
         write_bytes("-", store.dumps(snapshot))
@@ -112,7 +114,7 @@ def save(
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OutputError(f"{folder}: cannot create folder: {exc.strerror or exc}") from None
-        base = default_name(host, target, when, suffix="")
+        base = stem or default_name(host, target, when, suffix="")
         for n in range(1, 1000):
             name = base + ("" if n == 1 else f"-{n}")
             path = folder / f"{name}.json.gz"

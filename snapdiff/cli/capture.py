@@ -118,12 +118,24 @@ class Progress:
 
 def capture_cmd(
     target: Annotated[
-        str | None,
+        list[str] | None,
         typer.Argument(
+            metavar="[TARGET]...",
             help="A URL (Go pprof base such as http://127.0.0.1:6060, or a JSON debug endpoint) "
-            "or a pid."
+            "or a pid; several, or a name that resolves to several addresses, capture a fleet.",
         ),
     ] = None,
+    targets: Annotated[
+        str | None,
+        typer.Option(
+            "--targets",
+            metavar="FILE",
+            help="Replicas to capture, one URL, host:port or pid a line ('#' comments).",
+        ),
+    ] = None,
+    parallel: Annotated[
+        int, typer.Option("--parallel", min=1, help="Fleet: capture at most N replicas at once.")
+    ] = 16,
     pid: Annotated[
         int | None, typer.Option("--pid", "-p", help="A Python process to dump with py-spy.")
     ] = None,
@@ -203,8 +215,15 @@ def capture_cmd(
 
         from snapdiff.capture.capturer import Capturer
         from snapdiff.capture.series import parse_target, run_series, save
+        from snapdiff.cli.fleet import capture_fleet, fleet_replicas
 
-        tgt = parse_target(target, pid)
+        replicas = fleet_replicas(target or [], targets) if pid is None else None
+        if replicas:
+            tgt = replicas[0].target
+        elif target and len(target) > 1:
+            raise UsageError("give either --pid or URLs, not both")
+        else:
+            tgt = parse_target(target[0] if target else None, pid)
         capturer = Capturer(
             tgt,
             on_warning=warn,
@@ -222,6 +241,22 @@ def capture_cmd(
             allow_other_hosts=allow_other_hosts,
         )
         console = stderr()
+        if replicas:
+            # A fleet always goes on past a failed replica (--keep-going or not), exit 4 at the end.
+            if every is None and (count is not None or for_ is not None):
+                raise UsageError("--count and --for go with --every")
+            capture_fleet(
+                replicas,
+                capturer,
+                output,
+                raw=raw,
+                parallel=parallel,
+                every=parse_duration(every) if every is not None else None,
+                count=count,
+                duration=parse_duration(for_) if for_ else None,
+                quiet=quiet,
+            )
+            return
         if every is None:
             if count is not None or for_ is not None:
                 raise UsageError("--count and --for go with --every")

@@ -40,7 +40,11 @@ from snapdiff.group import GroupBy
 def diff_cmd(
     before: Annotated[
         str | None,
-        typer.Argument(metavar="BEFORE", help="The earlier dump or snapshot ('-' for stdin)."),
+        typer.Argument(
+            metavar="BEFORE",
+            help="The earlier dump or snapshot ('-' for stdin); alone, a folder of snapshots: "
+            "each replica's first against its last.",
+        ),
     ] = None,
     after: Annotated[
         str | None, typer.Argument(metavar="AFTER", help="The later dump or snapshot.")
@@ -110,6 +114,16 @@ def diff_cmd(
             from snapdiff.cli.capture import live_pair
 
             snap_b, snap_a = live_pair(live, parse_duration(after_wait), save_to, quiet)
+        elif before is not None and after is None and Path(before).is_dir():
+            # A folder of snapshots: each replica's first and last, or one series' (cli/fleet).
+            from snapdiff.cli.fleet import diff_folder, report_fleet
+            from snapdiff.cli.trend import _load_all, expand
+
+            found = diff_folder(before, _load_all(expand([before]), source, quiet), group_by)
+            if not isinstance(found, tuple):
+                report_fleet(found, fmt, output, force, color, fail_on_growth, fail_on_rate)
+                return
+            snap_b, snap_a = found
         else:
             if before is None or after is None:
                 raise UsageError("give BEFORE and AFTER dumps, or --live TARGET")

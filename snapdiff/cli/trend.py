@@ -72,7 +72,7 @@ PlotOpt = Annotated[
         "--plot",
         metavar="FILE",
         help="Also draw the counts over time of the top sites into FILE (.png or .svg); needs "
-        "the plot extra: pip install 'snapdiff[plot]'.",
+        "matplotlib (pip install matplotlib beside snapdiff).",
     ),
 ]
 
@@ -201,7 +201,16 @@ def trend_cmd(
         files = expand(snapshots)
         if len(files) < 2:
             raise UsageError(f"a trend needs two or more snapshots, got {len(files)}")
-        result = trend(_load_all(files, source, quiet), group_by, every_seconds=seconds)
+        snaps = _load_all(files, source, quiet)
+        from snapdiff.cli.fleet import fleet_result, report_fleet
+
+        fleet = fleet_result(snaps, "trend", group_by)
+        if fleet is not None:  # snapshots of several replicas: each judged, then every site
+            if every is not None or plot is not None:
+                raise UsageError("--every and --plot are for one series, not a fleet's folder")
+            report_fleet(fleet, fmt, output, force, color, fail_on_growth, fail_on_rate)
+            return
+        result = trend(snaps, group_by, every_seconds=seconds)
         _check_rate_gate(result, fail_on_rate)
         for warning in result.warnings:
             warn(warning)

@@ -32,24 +32,41 @@ class Renderer:
         return report in self.modules
 
 
-def _reports(diff_module: str, trend_module: str) -> dict[str, str]:
+def _reports(diff_module: str, trend_module: str, fleet_module: str) -> dict[str, str]:
     return {
         "diff": diff_module,
         "show": diff_module,
         "formats": diff_module,
         "trend": trend_module,
+        "fleet": fleet_module,
     }
 
 
 RENDERERS: dict[str, Renderer] = {
     r.name: r
     for r in (
-        Renderer("text", "console", _reports("snapdiff.render.text", "snapdiff.render.trend_text")),
+        Renderer(
+            "text",
+            "console",
+            _reports(
+                "snapdiff.render.text", "snapdiff.render.trend_text", "snapdiff.render.fleet_text"
+            ),
+        ),
         Renderer(
             "markdown",
             "text",
-            _reports("snapdiff.render.markdown", "snapdiff.render.trend_markdown"),
+            _reports(
+                "snapdiff.render.markdown",
+                "snapdiff.render.trend_markdown",
+                "snapdiff.render.fleet_markdown",
+            ),
         ),
-        Renderer("json", "bytes", _reports("snapdiff.render.json", "snapdiff.render.trend_json")),
+        Renderer(
+            "json",
+            "bytes",
+            _reports(
+                "snapdiff.render.json", "snapdiff.render.trend_json", "snapdiff.render.fleet_json"
+            ),
+        ),
     )
 }
