@@ -435,24 +435,26 @@ def continuity(before: Snapshot, after: Snapshot) -> Continuity:
     3. an id that is never reused within a run (Go goroutine ids, JVM thread numbers) carried
        by a task with another origin (creation site, entry method): a restart, proven;
     4. not one task of the first snapshot in the second (both with 5 or more): a restart, likely;
-    5. capture times in the wrong order, or ids that grow with time saying so: swapped; no
-       survivors (they would be the same either way round, but every verdict reads backwards);
+    5. capture times in the wrong order, or (without capture times) ids that grow with time
+       saying so: swapped (or, for ids, a new run's low ids); no survivors (they would be the
+       same either way round, but every verdict reads backwards);
     6. the highest id went down though the second snapshot holds more than a few tasks the
        first does not (the newest tasks ending explains the rest): a restart is possible,
        survivors are still counted, and the warning says how little that rests on.
     """
     rt = runtimes.of(after)
-    if not (before.has_ids and after.has_ids):
-        return Continuity(False)
+    ids = before.has_ids and after.has_ids
     if _same_dump(before, after):
         return Continuity(
-            True,
+            ids,
             identical=True,
             notes=(
-                "the two snapshots hold the same tasks in the same states, with the same capture "
-                "time: the same dump given twice? Nothing can be told from it",
+                "the two snapshots are identical (the same tasks in the same states, the same "
+                "capture time): the same dump given twice? If not, nothing changed between them",
             ),
         )
+    if not ids:
+        return Continuity(False)
     if before.source.pid and after.source.pid and before.source.pid != after.source.pid:
         return Continuity(
             False,
@@ -492,7 +494,8 @@ def continuity(before: Snapshot, after: Snapshot) -> Continuity:
             evidence="not one task of the first snapshot is in the second",
         )
     elapsed = elapsed_between(before, after)
-    by_ids = _ids_say_swapped(before, after, rt)
+    # Ids in reverse order with capture times in order are a new run's low ids, not a swap.
+    by_ids = _ids_say_swapped(before, after, rt) if elapsed is None or elapsed < 0 else None
     if elapsed is not None and elapsed < 0:
         # Survivors are the same either way round, but every verdict would read backwards.
         agree = (
@@ -517,8 +520,8 @@ def continuity(before: Snapshot, after: Snapshot) -> Continuity:
             notes=(
                 f"the snapshots look swapped: the {noun}s only in the first were born after those "
                 f"only in the second (ids around {by_ids[0]} against {by_ids[1]}; ids grow with "
-                "time), so the first is the later one; survivors are not counted: give them the "
-                "other way round",
+                "time), so the first is the later one, or the process restarted in between; "
+                "survivors are not counted: if swapped, give them the other way round",
             ),
         )
     if rt.restart_by_max_id and rt.same_format(before.source.format, after.source.format):

@@ -17,7 +17,7 @@ creation site from a fallback. What differs between runtimes is asked of the sna
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from snapdiff.model import Frame, Task
@@ -162,15 +162,16 @@ def merge_instances(
     groupings: Sequence[dict[GroupKey, list[Task]]], rt: Runtime
 ) -> list[dict[GroupKey, list[Task]]]:
     """The groupings of several snapshots (in order) with per-instance keys merged into one
-    group per pattern, the same in every snapshot (:meth:`Runtime.instance_key`). The tasks
+    group per pattern, the same in every snapshot (:meth:`Runtime.instance_pattern`). The tasks
     keep their names, so a report's example names show concrete instances."""
     members: dict[GroupKey, set[GroupKey]] = {}
     largest: dict[GroupKey, int] = {}
     for grouping in groupings:
         for key, tasks in grouping.items():
-            pattern = rt.instance_key(key)
-            if pattern is None:
+            place = rt.instance_pattern(key.kind, key.file) if key.by == "site" else None
+            if place is None:
                 continue
+            pattern = replace(key, file=place)
             members.setdefault(pattern, set()).add(key)
             largest[key] = max(largest.get(key, 0), sum(t.count for t in tasks))
     merge = {

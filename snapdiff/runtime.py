@@ -21,12 +21,9 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from snapdiff.model import Frame, Snapshot, Task
-
-if TYPE_CHECKING:
-    from snapdiff.group import GroupKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,11 +209,12 @@ class Runtime:
         claim: an operating system reuses thread ids."""
         return None
 
-    def instance_key(self, key: GroupKey) -> GroupKey | None:
-        """The key of a group with its per-instance part patterned (a tenant's path, a port),
-        or None when the key has none. Groups whose keys share a pattern are merged when they
-        look like instances (:func:`snapdiff.group.merge_instances`). None by default: code
-        sites are not instances."""
+    def instance_pattern(self, kind: str, place: str) -> str | None:
+        """The place of a resource group's key (its endpoint, its file) with its per-instance
+        part patterned (a tenant's path, a port), or None when it has none. Groups whose keys
+        share a pattern are merged when they look like instances
+        (:func:`snapdiff.group.merge_instances`). None by default: code sites are not
+        instances."""
         return None
 
     def one_pool(self, tasks: Sequence[Task]) -> str:

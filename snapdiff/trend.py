@@ -282,6 +282,8 @@ def _runs(snaps: Sequence[Snapshot]) -> tuple[list[tuple[int, int]], bool, list[
             continue
         if not c.comparable:
             ids_ok = False
+        if c.identical:
+            continue  # a quiet stretch of a series: nothing changed, nothing to say
         notes.extend(n for n in c.notes if n not in notes)
     runs.append((start, len(snaps) - 1))
     if len(runs) > 1:

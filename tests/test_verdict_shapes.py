@@ -160,3 +160,11 @@ def test_the_same_dump_twice_is_said():
     (note,) = result.warnings
     assert "the same dump given twice" in note
     assert not result.suspects
+
+
+def test_the_same_profile_twice_is_said_without_ids():
+    # Go debug=1 profiles have no ids: the same file twice is still told.
+    dump = str(ROOT / "samples" / "go" / "dumps" / "go1.27" / "t0.debug1.txt")
+    result = diff(load(dump), load(dump))
+    assert [w for w in result.warnings if "the same dump given twice" in w]
+    assert not result.ids_comparable

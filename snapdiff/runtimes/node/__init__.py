@@ -9,15 +9,11 @@ by their name pattern and outermost frame.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from snapdiff.model import LIBUV_HANDLE, THREAD, Task
 from snapdiff.runtime import Runtime, TaskKind, instance_pattern, name_pattern, reader
 from snapdiff.runtimes.node import node_report
-
-if TYPE_CHECKING:
-    from snapdiff.group import GroupKey
 
 
 @dataclass(frozen=True)
@@ -30,18 +26,17 @@ class Node(Runtime):
     def pattern(self, task: Task) -> str:
         return name_pattern(task.name) if task.kind == THREAD and task.name else ""
 
-    def instance_key(self, key: GroupKey) -> GroupKey | None:
+    def instance_pattern(self, kind: str, place: str) -> str | None:
         """A handle's endpoint with its instance patterned: a file or pipe path's numbers, UUIDs
         and hex (``tenants/tenant-N.json``), a socket's port (``10.0.0.5:N``); the host stays."""
-        if key.kind != LIBUV_HANDLE or not key.file:
+        if kind != LIBUV_HANDLE or not place:
             return None
-        place = key.file
         host, sep, port = place.rpartition(":")
         if sep and port.isdigit() and not place.startswith("/"):
             pattern = f"{host}:N"
         else:
             pattern = instance_pattern(place)
-        return replace(key, file=pattern) if pattern != place else None
+        return pattern if pattern != place else None
 
     def resource_site(self, task: Task) -> tuple[str, str] | None:
         if task.kind == LIBUV_HANDLE and task.frames:
