@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from snapdiff.model import LIBUV_HANDLE, THREAD, Task
+from snapdiff.model import LIBUV_HANDLE, THREAD, Frame, Task
 from snapdiff.runtime import Runtime, TaskKind, instance_pattern, name_pattern, reader
 from snapdiff.runtimes.node import node_report
 
@@ -37,6 +37,15 @@ class Node(Runtime):
         else:
             pattern = instance_pattern(place)
         return pattern if pattern != place else None
+
+    def is_app_frame(self, frame: Frame) -> bool:
+        """A script of the application: not Node's own modules nor an installed package."""
+        file = frame.file
+        return (
+            bool(file)
+            and not file.startswith(("node:", "internal/"))
+            and ("node_modules" not in file)
+        )
 
     def resource_site(self, task: Task) -> tuple[str, str] | None:
         if task.kind == LIBUV_HANDLE and task.frames:
