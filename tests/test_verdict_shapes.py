@@ -5,8 +5,11 @@ per-instance keys, restarts, swapped and identical inputs. docs/verdict.md has t
 
 from __future__ import annotations
 
+import orjson
 import pytest
+from typer.testing import CliRunner
 
+from snapdiff.cli import app
 from snapdiff.compare import RESTART_PROVEN, continuity
 from snapdiff.diff import diff
 from snapdiff.inputs import load
@@ -168,3 +171,14 @@ def test_the_same_profile_twice_is_said_without_ids():
     result = diff(load(dump), load(dump))
     assert [w for w in result.warnings if "the same dump given twice" in w]
     assert not result.ids_comparable
+
+
+def test_the_text_report_lists_a_held_group_and_the_json_gives_its_ages():
+    args = ["diff", str(SHAPES / "t0.debug2.txt"), str(SHAPES / "t1.debug2.txt"), "-q"]
+    text = CliRunner(env={"COLUMNS": "100"}).invoke(app, args, prog_name="snapdiff")
+    assert text.exit_code == 0, text.output
+    held = [line for line in text.stdout.splitlines() if line.startswith("held ")]
+    assert len(held) == 1 and "main.cappedLeak" in held[0]
+    js = CliRunner().invoke(app, [*args, "-f", "json"], prog_name="snapdiff")
+    group = next(g for g in orjson.loads(js.stdout_bytes)["groups"] if g["verdict"] == "held")
+    assert any(r.startswith("born before the first snapshot") for r in group["reasons"])
