@@ -41,7 +41,7 @@ from snapdiff.compare import (
     meta,
     summarise,
 )
-from snapdiff.diff import GROWTH_WITHOUT_IDS, GROWTH_WITHOUT_IDS_RATIO
+from snapdiff.diff import GROWTH_WITHOUT_IDS, GROWTH_WITHOUT_IDS_RATIO, HELD_MIN
 from snapdiff.errors import UsageError
 from snapdiff.group import GroupBy, GroupKey, group, merge_instances
 from snapdiff.model import FLAG_LEAKED, Snapshot, Task
@@ -195,6 +195,13 @@ def judge_trend(e: TrendEvidence) -> tuple[str, bool, str, tuple[str, ...]]:
         if last < first:
             return "shrinking", False, "high", tuple(reasons)
         if e.survivors is not None and e.survivors == first == last:
+            if first >= HELD_MIN and all(c == first for c in s):
+                reasons.append(
+                    f"all {first} tasks lived through the whole series at a flat count: a pool "
+                    "of that size, or a leak that hit a limit (a semaphore, a pool's cap, a "
+                    "connection limit)"
+                )
+                return "held", False, "medium", tuple(reasons)
             reasons.append("the same tasks in every snapshot")
         elif last > first:
             reasons.append(f"no trend: the count went {first} -> {last} with ups and downs")
