@@ -269,3 +269,7 @@ def formats_cmd(
         from snapdiff.inputs import formats
 
         emit(fmt, None, False, Color.auto, "formats", formats())
+        if fmt.value == "text":
+            from snapdiff.runtimes.go import _scanned
+
+            print(f"Go dumps are read by the {_scanned.describe()}.")

@@ -15,7 +15,7 @@ from operator import attrgetter
 
 from snapdiff.model import GOROUTINE, Frame, Task
 from snapdiff.runtime import Runtime, TaskKind, reader
-from snapdiff.runtimes.go import go_debug1, go_pprof, go_text
+from snapdiff.runtimes.go import _scanned, go_debug1, go_pprof, go_text  # noqa: F401 (_scanned: go_text's compiled reader)
 
 _ID = attrgetter("id")
 _KIND = attrgetter("kind")
