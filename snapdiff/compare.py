@@ -338,41 +338,267 @@ def elapsed_between(before: Snapshot, after: Snapshot) -> float | None:
     return (t1 - t0).total_seconds()
 
 
-def comparable(before: Snapshot, after: Snapshot) -> tuple[bool, list[str]]:
-    """Whether task ids of the two snapshots name the same tasks, and why not."""
+# How sure snapdiff is that the process restarted between two snapshots.
+RESTART_PROVEN = "proven"  # another pid, or an id that is never reused carried by another task
+RESTART_LIKELY = "likely"  # not one task of the first snapshot is in the second
+RESTART_POSSIBLE = "possible"  # only the highest id went down: survivors are still counted
+
+
+@dataclass(frozen=True, slots=True)
+class Continuity:
+    """Whether two snapshots are of one run of one process, in order, and how sure that is.
+
+    ``comparable``: ids name the same tasks in both, so survivors can be counted. ``restart``:
+    one of the ``RESTART_*`` words, or "" when nothing suggests one. ``swapped``: the capture
+    times or the ids say the second snapshot is the earlier one. ``identical``: the same tasks
+    in the same states, as when one dump is given twice. ``notes``: the warnings to show, one
+    per finding, each saying what it rests on.
+    """
+
+    comparable: bool
+    restart: str = ""
+    swapped: bool = False
+    identical: bool = False
+    notes: tuple[str, ...] = ()
+    # What a restart rests on, in a few words ("pid 41 and 97"), for reports that cite it.
+    evidence: str = ""
+
+
+def _same_dump(before: Snapshot, after: Snapshot) -> bool:
+    """The same tasks (ids, names, states, waits, stacks) in the same order, and the same
+    capture time: one dump read twice. Cheap tests first."""
+    if before.total != after.total or len(before.tasks) != len(after.tasks):
+        return False
+    if before.source.captured_at != after.source.captured_at:
+        return False
+    return before.tasks == after.tasks
+
+
+def reused_ids(
+    before: Snapshot, after: Snapshot, rt: Runtime, limit: int = 3
+) -> list[tuple[int, object, object]]:
+    """Tasks whose id is never reused within a run (:meth:`Runtime.origin` says so) and that
+    carry the same id in both snapshots with another origin: (id, origin before, origin after),
+    up to ``limit``. One is proof of a restart."""
+    origins: dict[int, object] = {}
+    for t in before.tasks:
+        o = rt.origin(t)
+        if o is not None and t.id is not None:
+            origins[t.id] = o
+    if not origins:
+        return []
+    out: list[tuple[int, object, object]] = []
+    for t in after.tasks:
+        if t.id is None:
+            continue
+        was = origins.get(t.id)
+        if was is None:
+            continue
+        now = rt.origin(t)
+        if now is not None and now != was:
+            out.append((t.id, was, now))
+            if len(out) >= limit:
+                break
+    return out
+
+
+def _origin_text(o: object) -> str:
+    """``created by main.serve (server.go:42)`` (Go), ``running App.work`` (a JVM thread)."""
+    if isinstance(o, Frame):
+        where = o.short_location()
+        return f"created by {o.function}" + (f" ({where})" if where else "")
+    if isinstance(o, tuple) and o and isinstance(o[0], str):
+        return f"running {o[0]}"
+    return f"as {o}"
+
+
+def _ids_say_swapped(before: Snapshot, after: Snapshot, rt: Runtime) -> tuple[int, int] | None:
+    """For ids that grow with time: the tasks only in the first snapshot were born after those
+    only in the second (the median id of each, returned), which is what two dumps in the wrong
+    order look like. In order, every task that appeared was born after every task that ended
+    (give or take Go's per-P batches of ids). With :data:`SWAP_MIN_TASKS` or more on each side,
+    the medians decide (more than :data:`SWAP_BATCHES` batches apart where ids come in
+    batches); with fewer on one side, every id of the first must be above every id of the
+    second, the other side must have twice as many, and ids must not come in batches. None when
+    that is not so, or when the two share no task (no order can be told of two runs)."""
+    if not (rt.ids_grow(before.source.format) and rt.ids_grow(after.source.format)):
+        return None
+    ids_b = {t.id for t in before.tasks if t.id is not None and t.id > 0}
+    ids_a = {t.id for t in after.tasks if t.id is not None and t.id > 0}
+    only_b = sorted(ids_b - ids_a)
+    only_a = sorted(ids_a - ids_b)
+    if not only_b or not only_a or not ids_b & ids_a:
+        return None
+    mid_b, mid_a = only_b[len(only_b) // 2], only_a[len(only_a) // 2]
+    if len(only_b) >= SWAP_MIN_TASKS and len(only_a) >= SWAP_MIN_TASKS:
+        # Ps hold back ids in batches: a later goroutine may take one from an old batch.
+        return (mid_b, mid_a) if mid_b - mid_a > SWAP_BATCHES * rt.id_batch else None
+    if rt.id_batch or max(len(only_b), len(only_a)) < 2 * SWAP_MIN_TASKS:
+        # With ids in batches, a few later tasks may hold lower ids than every earlier one.
+        return None
+    return (mid_b, mid_a) if only_b[0] > only_a[-1] else None
+
+
+# A second snapshot whose highest id is below the first's may hold this many new tasks (or a
+# tenth of its tasks) and still read as one running process whose newest tasks ended: Go
+# hands ids to each P in batches, so a goroutine born later can have a lower id.
+UNEXPLAINED_NEW = 2
+# Tasks that must be only in the first snapshot, and only in the second, for ids to say the two
+# are in the wrong order.
+SWAP_MIN_TASKS = 3
+# Where ids come in batches, the medians must be more than this many batches apart.
+SWAP_BATCHES = 4
+
+
+def continuity(before: Snapshot, after: Snapshot) -> Continuity:
+    """Whether task ids of the two snapshots name the same tasks; restarts, swapped and
+    identical inputs, each with the evidence. The rules, in order (docs/verdict.md):
+
+    1. the same dump twice: said; ids comparable (every task survives, nothing grows);
+    2. another pid: a restart, proven; no survivors;
+    3. an id that is never reused within a run (Go goroutine ids, JVM thread numbers) carried
+       by a task with another origin (creation site, entry method): a restart, proven;
+    4. not one task of the first snapshot in the second (both with 5 or more): a restart, likely;
+    5. capture times in the wrong order, or (without capture times) ids that grow with time
+       saying so: swapped (or, for ids, a new run's low ids); no survivors (they would be the
+       same either way round, but every verdict reads backwards);
+    6. the highest id went down though the second snapshot holds more than a few tasks the
+       first does not (the newest tasks ending explains the rest): a restart is possible,
+       survivors are still counted, and the warning says how little that rests on.
+    """
     rt = runtimes.of(after)
-    notes: list[str] = []
-    if not (before.has_ids and after.has_ids):
-        return False, notes
-    if before.source.pid and after.source.pid and before.source.pid != after.source.pid:
-        notes.append(
-            f"the snapshots come from different processes (pid {before.source.pid} and "
-            f"{after.source.pid}): survivors are not counted"
+    ids = before.has_ids and after.has_ids
+    if _same_dump(before, after):
+        return Continuity(
+            ids,
+            identical=True,
+            notes=(
+                "the two snapshots are identical (the same tasks in the same states, the same "
+                "capture time): the same dump given twice? If not, nothing changed between them",
+            ),
         )
-        return False, notes
-    clocked = rt.restart_by_max_id and rt.same_format(before.source.format, after.source.format)
-    if clocked:
-        noun = rt.kind(after.tasks[0].kind).singular + " id" if after.tasks else "id"
+    if not ids:
+        return Continuity(False)
+    if before.source.pid and after.source.pid and before.source.pid != after.source.pid:
+        return Continuity(
+            False,
+            RESTART_PROVEN,
+            notes=(
+                f"the snapshots come from different processes (pid {before.source.pid} and "
+                f"{after.source.pid}): survivors are not counted",
+            ),
+            evidence=f"pid {before.source.pid}, then {after.source.pid}",
+        )
+    noun = rt.kind(after.tasks[0].kind).singular if after.tasks else "task"
+    clash = reused_ids(before, after, rt)
+    if clash:
+        tid, was, now = clash[0]
+        more = f"; {len(clash) - 1}{'+' if len(clash) >= 3 else ''} more such" if clash[1:] else ""
+        evidence = (
+            f"{noun} {tid} {_origin_text(was)} before and {_origin_text(now)} after, and ids are "
+            f"never reused within one run{more}"
+        )
+        return Continuity(
+            False,
+            RESTART_PROVEN,
+            notes=(
+                f"the process restarted between the snapshots: {evidence}; survivors are not "
+                "counted",
+            ),
+            evidence=evidence,
+        )
+    if nothing_survived(before, after):
+        return Continuity(
+            False,
+            RESTART_LIKELY,
+            notes=(
+                "not one task of the first snapshot is in the second: the process restarted in "
+                "between (or these are two processes); survivors are not counted",
+            ),
+            evidence="not one task of the first snapshot is in the second",
+        )
+    elapsed = elapsed_between(before, after)
+    # Ids in reverse order with capture times in order are a new run's low ids, not a swap.
+    by_ids = _ids_say_swapped(before, after, rt) if elapsed is None or elapsed < 0 else None
+    if elapsed is not None and elapsed < 0:
+        # Survivors are the same either way round, but every verdict would read backwards.
+        agree = (
+            f"; so do the ids ({noun}s only in the first were born later: ids around "
+            f"{by_ids[0]} against {by_ids[1]})"
+            if by_ids
+            else ""
+        )
+        return Continuity(
+            False,
+            swapped=True,
+            notes=(
+                f"the snapshots are in the wrong order: the second was captured "
+                f"{_duration(-elapsed)} before the first (by their capture times){agree}; "
+                "survivors and rates are not counted: give them the other way round",
+            ),
+        )
+    if by_ids is not None:
+        return Continuity(
+            False,
+            swapped=True,
+            notes=(
+                f"the snapshots look swapped: the {noun}s only in the first were born after those "
+                f"only in the second (ids around {by_ids[0]} against {by_ids[1]}; ids grow with "
+                "time), so the first is the later one, or the process restarted in between; "
+                "survivors are not counted: if swapped, give them the other way round",
+            ),
+        )
+    if rt.restart_by_max_id and rt.same_format(before.source.format, after.source.format):
         b_max, a_max = before.max_id, after.max_id
         if b_max is not None and a_max is not None and a_max < b_max:
-            notes.append(
-                f"the highest {noun} went down ({b_max} -> {a_max}): the process restarted "
-                "between the snapshots, or they are in the wrong order; survivors are not counted"
+            # One running process shows this when its newest tasks end and it has created
+            # next to none since: the second snapshot is then (nearly) a subset of the first.
+            ids_b = {t.id for t in before.tasks}
+            unknown = sum(
+                1 for t in after.tasks if t.id is not None and t.id > 0 and t.id not in ids_b
             )
-            return False, notes
-    return True, notes
+            if unknown > max(UNEXPLAINED_NEW, after.total // 10):
+                return Continuity(
+                    True,
+                    RESTART_POSSIBLE,
+                    notes=(
+                        f"the highest {noun} id went down ({b_max} -> {a_max}) though {unknown} "
+                        f"{noun}s of the second snapshot are new: the process may have restarted "
+                        f"in between (weak evidence: no id is carried by another {noun}, and "
+                        "some tasks are in both). Survivors are counted; if it did restart, "
+                        "treat them as unknown",
+                    ),
+                    evidence=f"the highest {noun} id went down ({b_max} -> {a_max})",
+                )
+    return Continuity(True)
 
 
-def midpoints(before: Snapshot, after: Snapshot) -> dict[str, float]:
-    """Per kind with an id clock, the id born halfway between the two captures."""
-    out: dict[str, float] = {}
+def _duration(seconds: float) -> str:
+    s = round(seconds)
+    if s < 120:
+        return f"{s}s"
+    m, s = divmod(s, 60)
+    return f"{m}m {s}s" if m < 60 else f"{m // 60}h {m % 60}m"
+
+
+def comparable(before: Snapshot, after: Snapshot) -> tuple[bool, list[str]]:
+    """Whether task ids of the two snapshots name the same tasks, and the warnings
+    (:func:`continuity`)."""
+    c = continuity(before, after)
+    return c.comparable, list(c.notes)
+
+
+def id_spans(before: Snapshot, after: Snapshot) -> dict[str, tuple[int, int]]:
+    """Per kind with an id clock, the highest id of each snapshot: the ids between were born
+    between the two captures."""
+    out: dict[str, tuple[int, int]] = {}
     for fmt, kind in runtimes.of(after).id_clocks:
         if before.source.format != fmt or after.source.format != fmt:
             continue
         max_b = _max_id(before.tasks, kind)
         max_a = _max_id(after.tasks, kind)
         if max_b is not None and max_a is not None and max_a > max_b:
-            out[kind] = max_b + (max_a - max_b) / 2
+            out[kind] = (max_b, max_a)
     return out
 
 
@@ -383,9 +609,12 @@ def _max_id(tasks: Sequence[Task], kind: str) -> int | None:
 
 
 def nothing_survived(before: Snapshot, after: Snapshot, at_least: int = 5) -> bool:
-    """A live process keeps some tasks (Go's main goroutine, Python's main thread) for good."""
+    """A live process keeps some tasks (Go's listeners and pools, Python's main thread) for
+    good: not one task of ``before`` in ``after`` (both with ``at_least`` tasks) says they are
+    two runs. Tasks every run has under the same id (:meth:`Runtime.in_every_run`, Go's
+    goroutine 1) do not count as kept."""
     if before.total < at_least or after.total < at_least:
         return False
     rt = runtimes.of(after)
-    ids_b = set(rt.identities(before.tasks))
+    ids_b = set(rt.identities([t for t in before.tasks if not rt.in_every_run(t)]))
     return not any(map(ids_b.__contains__, rt.identities(after.tasks)))

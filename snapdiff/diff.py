@@ -27,26 +27,39 @@ from snapdiff.compare import (
     GroupSummary,
     SnapshotMeta,
     SummaryFields,
-    comparable,
+    continuity,
     elapsed_between,
+    id_spans,
     leaked_count,
     long_waiting,
     marked_by,
     meta,
-    midpoints,
-    nothing_survived,
     profile,
     summarise,
     total,
 )
-from snapdiff.group import GroupBy, GroupKey, group
-from snapdiff.model import Snapshot
+from snapdiff.group import GroupBy, GroupKey, group, merge_instances
+from snapdiff.model import Snapshot, Task
 
 # A grown group is a leak when at least this share of its earlier tasks is still alive.
 SURVIVAL_FOR_LEAK = 0.5
-# A new site is a leak when at least this share of its tasks was born in the first half of the
-# interval between the two captures (by the id clock).
-EARLY_BORN_FOR_LEAK = 0.25
+# The smallest growth that can make a suspect: a site that grew by one task (a pool that
+# started one more worker, a runtime's lazily started helper) is never one.
+MIN_GROWTH_FOR_SUSPECT = 2
+# ... and the growth from which a leak shown by survivors or by the id clock is of high
+# confidence (below it, medium).
+GROWTH_FOR_HIGH = 5
+# A new site is a leak when the middle 80% of its tasks' birth ids span at least this share of
+# the ids created between the two captures (born steadily, whenever it started); below it, a
+# burst (born at once).
+BURST_SPAN = 0.15
+# ... unless its tasks hold at least this share of the ids in their span (born one after
+# another, nothing else created between them: a loop that started them at once) and the span
+# is under half the interval.
+BURST_DENSITY = 0.9
+# A group whose tasks all lived through the whole interval at a flat count is "held" (a pool of
+# that size, or a leak that hit a limit) from this many tasks.
+HELD_MIN = 20
 # Growth with no ids must be at least this large (absolute and relative) to be called suspect.
 GROWTH_WITHOUT_IDS = 10
 GROWTH_WITHOUT_IDS_RATIO = 0.5
@@ -112,15 +125,28 @@ class _Evidence:
     before: int
     after: int
     survivors: int | None
-    early_born: float | None  # share of a new site's tasks born in the first half of the interval
+    # For a site new in the second snapshot, by the id clock: the share of the ids created
+    # between the captures over which the middle 80% of its tasks were born.
+    born_span: float | None
     long_waiting: int  # tasks waiting a minute or more (Go)
     leaked: int
     marked_by: str = ""  # whose leak marks: "Go" reads "the Go runtime marked"
     no_ids_hint: str = ""  # where a dump with ids can be had, for growth without ids
+    born_from: float | None = None  # ... and how far into the interval those births begin
+    born_dense: bool = False  # ... and whether they hold nearly every id of their span
+    one_pool: str = ""  # the names show the tasks are of one pool (``pool-1-thread-N``)
+    ages: str = ""  # what says how old the tasks are (waits, birth ids), for a flat group
+
+
+def _growth_confidence(delta: int, reasons: list[str]) -> str:
+    if delta >= GROWTH_FOR_HIGH:
+        return "high"
+    reasons.append(f"grew by {delta} only: confidence is high from +{GROWTH_FOR_HIGH}")
+    return "medium"
 
 
 def judge(e: _Evidence) -> tuple[str, bool, str, tuple[str, ...]]:
-    """(verdict, suspect, confidence, reasons)."""
+    """(verdict, suspect, confidence, reasons). The rules, in order, are docs/verdict.md's."""
     delta = e.after - e.before
     reasons: list[str] = []
     if e.leaked:
@@ -130,6 +156,15 @@ def judge(e: _Evidence) -> tuple[str, bool, str, tuple[str, ...]]:
             return "gone", False, "high", tuple(reasons)
         if delta == 0:
             if e.survivors is not None and e.survivors == e.before:
+                if e.before >= HELD_MIN:
+                    reasons.append(
+                        f"all {e.before} tasks lived through the whole interval at a flat count: "
+                        "a pool of that size, or a leak that hit a limit (a semaphore, a pool's "
+                        "cap, a connection limit)"
+                    )
+                    if e.ages:
+                        reasons.append(e.ages)
+                    return "held", False, "medium", tuple(reasons)
                 reasons.append("the same tasks in both snapshots")
             elif e.survivors == 0:
                 reasons.append(f"none of the {e.before} earlier tasks is still alive")
@@ -145,7 +180,20 @@ def judge(e: _Evidence) -> tuple[str, bool, str, tuple[str, ...]]:
             return "churn", False, "high", tuple(reasons)
         reasons.append(f"{e.survivors} of {e.before} earlier tasks still alive, {new} new")
         if share >= SURVIVAL_FOR_LEAK and new > 0:
-            return "leak", True, "high", tuple(reasons)
+            if delta < MIN_GROWTH_FOR_SUSPECT:
+                reasons.append(
+                    "grew by one: too little to call a leak (a pool that started one more "
+                    "worker, a lazily started helper); a later snapshot tells"
+                )
+                return "growing", False, "low", tuple(reasons)
+            if e.one_pool:
+                reasons.append(
+                    f"the names show one pool ({e.one_pool}): a pool warming up to its size looks "
+                    "the same in one pair of dumps; a third snapshot tells (a pool stops at its "
+                    "size, a leak does not)"
+                )
+                return "leak", True, "medium", tuple(reasons)
+            return "leak", True, _growth_confidence(delta, reasons), tuple(reasons)
         reasons.append("most earlier tasks ended: turnover, not accumulation")
         return "turnover", False, "medium", tuple(reasons)
 
@@ -153,15 +201,31 @@ def judge(e: _Evidence) -> tuple[str, bool, str, tuple[str, ...]]:
         reasons.append(f"new since the first snapshot; too few tasks ({e.after}) to judge")
         return "new", False, "low", tuple(reasons)
 
-    if e.before == 0 and e.early_born is not None:
-        if e.early_born >= EARLY_BORN_FOR_LEAK:
+    if e.before == 0 and e.born_span is not None:
+        start = f", from {e.born_from:.0%} of the way through" if e.born_from is not None else ""
+        dense = e.born_dense and e.born_span < 0.5
+        if e.born_span >= BURST_SPAN and not dense:
             reasons.append(
-                f"new since the first snapshot; {e.early_born:.0%} of its tasks were born in the "
-                "first half of the interval and are still alive"
+                f"new since the first snapshot; its tasks were born steadily over "
+                f"{e.born_span:.0%} of the interval{start}, and are all still alive: a leak that "
+                "started between the snapshots"
             )
-            return "leak", True, "high", tuple(reasons)
-        reasons.append("new since the first snapshot, all born just before the second capture")
+            return "leak", True, _growth_confidence(delta, reasons), tuple(reasons)
+        at = f", {e.born_from:.0%} of the way through" if e.born_from is not None else ""
+        how = (
+            "one after another, nothing else created between them"
+            if dense
+            else f"within {max(e.born_span, 0.01):.0%} of the interval"
+        )
+        reasons.append(
+            f"new since the first snapshot, all born at about the same time ({how}{at}): a "
+            "burst; a third snapshot tells whether they stay"
+        )
         return "burst", False, "medium", tuple(reasons)
+
+    if delta < MIN_GROWTH_FOR_SUSPECT:
+        reasons.append("grew by one: too little to judge")
+        return "growing", False, "low", tuple(reasons)
 
     if e.long_waiting and e.long_waiting >= max(1, delta // 2):
         reasons.append(f"{e.long_waiting} tasks blocked for a minute or more")
@@ -184,6 +248,39 @@ def judge(e: _Evidence) -> tuple[str, bool, str, tuple[str, ...]]:
     return "growing", big, "low", tuple(reasons)
 
 
+def _births(ids: list[int], span: tuple[int, int]) -> tuple[float, float, bool]:
+    """(span, start) of the middle 80% of birth ids, as shares of the ids created between the
+    two captures (``span`` = the highest id of each), and whether the ids are dense (hold at
+    least :data:`BURST_DENSITY` of the ids from the lowest to the highest)."""
+    ids.sort()
+    lo = ids[(len(ids) - 1) // 10]
+    hi = ids[len(ids) - 1 - (len(ids) - 1) // 10]
+    b_max, a_max = span
+    width = a_max - b_max
+    dense = len(ids) >= BURST_DENSITY * (ids[-1] - ids[0] + 1)
+    return (hi - lo) / width, max(0.0, (lo - b_max) / width), dense
+
+
+def _ages(tasks: list[Task], b_max: int | None) -> str:
+    """What says how old a flat group's tasks are: birth ids against the first snapshot's
+    highest, waits of a minute or more."""
+    parts: list[str] = []
+    ids = [t.id for t in tasks if t.id is not None and t.id > 0]
+    if b_max is not None and ids:
+        parts.append(
+            f"born before the first snapshot (ids {min(ids)} to {max(ids)}; its highest was "
+            f"{b_max})"
+        )
+    waits = [t.wait_minutes for t in tasks if t.wait_minutes]
+    if waits:
+        longest = max(waits)
+        parts.append(
+            f"{len(waits)} blocked for a minute or more (up to {longest} "
+            f"minute{'s' if longest > 1 else ''})"
+        )
+    return "; ".join(parts)
+
+
 def diff(
     before: Snapshot,
     after: Snapshot,
@@ -192,18 +289,21 @@ def diff(
 ) -> DiffResult:
     """Compare two snapshots of the same process. ``elapsed_seconds`` overrides capture times."""
     warnings: list[str] = []
+    cont = continuity(before, after)
     elapsed_source = "--elapsed" if elapsed_seconds is not None else ""
     if elapsed_seconds is None:
         elapsed_seconds = elapsed_between(before, after)
         if elapsed_seconds is not None:
             elapsed_source = "capture times"
             if elapsed_seconds <= 0:
-                warnings.append(
-                    "the second snapshot was not captured after the first: rates not computed"
-                )
+                # Swapped or identical inputs have their own warning, which says why.
+                if not (cont.swapped or cont.identical):
+                    warnings.append(
+                        "the second snapshot was not captured after the first: rates not computed"
+                    )
                 elapsed_seconds, elapsed_source = None, ""
-    ids_ok, notes = comparable(before, after)
-    warnings.extend(notes)
+    ids_ok = cont.comparable
+    warnings.extend(cont.notes)
     rt = runtimes.of(after)
 
     if not rt.same_format(before.source.format, after.source.format):
@@ -211,18 +311,13 @@ def diff(
             f"the snapshots are of different formats ({before.source.format} and "
             f"{after.source.format}): sites may not match; compare dumps of the same kind"
         )
-    if ids_ok and nothing_survived(before, after):
-        ids_ok = False
-        warnings.append(
-            "not one task of the first snapshot is in the second: the process restarted in "
-            "between (or these are two processes); survivors are not counted"
-        )
 
-    groups_b = group(before.tasks, by, rt=rt)
-    groups_a = group(after.tasks, by, rt=rt)
+    groups_b, groups_a = merge_instances(
+        [group(before.tasks, by, rt=rt), group(after.tasks, by, rt=rt)], rt
+    )
     keys = list(groups_a) + [k for k in groups_b if k not in groups_a]
 
-    halfway = midpoints(before, after) if ids_ok else {}
+    clocks = id_spans(before, after) if ids_ok else {}
 
     results: list[GroupDiff] = []
     for key in keys:
@@ -234,11 +329,20 @@ def diff(
         if ids_ok:
             ids_b = set(rt.identities(tb))
             survivors = sum(map(ids_b.__contains__, rt.identities(ta)))
-        early: float | None = None
-        midpoint = halfway.get(key.kind)
-        if nb == 0 and na and midpoint is not None:
+        span: float | None = None
+        start: float | None = None
+        dense = False
+        clock = clocks.get(key.kind)
+        if nb == 0 and na and clock is not None:
             # Ids below 1 are no clock (a JVM's own threads: their negated OS thread id).
-            early = sum(1 for t in ta if t.id is not None and 0 < t.id <= midpoint) / len(ta)
+            born = [t.id for t in ta if t.id is not None and t.id > 0]
+            if born:
+                span, start, dense = _births(born, clock)
+        pool = rt.one_pool(ta) if na > nb and survivors else ""
+        ages = ""
+        if na == nb and survivors == nb >= HELD_MIN:
+            clocked = (before.source.format, key.kind) in rt.id_clocks
+            ages = _ages(ta, before.max_id if clocked else None)
         prof_a = profile(ta)
         summary = summarise(key, ta, rt, prof_a) if ta else summarise(key, tb, rt)
         leaked = leaked_count(prof_a)
@@ -248,14 +352,18 @@ def diff(
                 nb,
                 na,
                 survivors,
-                early,
+                span,
                 long_waiting(prof_a),
                 leaked,
                 kind.marked_by,
                 rt.no_ids_hint,
+                start,
+                dense,
+                pool,
+                ages,
             )
         )
-        if suspect:
+        if suspect and not pool:
             hints = (
                 rt.site_hints.get((key.kind, key.function, key.file)),
                 rt.name_hints.get((key.kind, key.name_pattern)),

@@ -158,7 +158,12 @@ def fleet(
     if any(r.restarted for r in judged):
         names = ", ".join(str(r.number) for r in judged if r.restarted)
         warnings.append(
-            f"replica(s) {names} restarted during the series: their survivors are not counted"
+            f"replica(s) {names} restarted during the series: "
+            + (
+                "judged run by run, survivors never counted across the restart"
+                if command == "trend"
+                else "their survivors are not counted"
+            )
         )
     return FleetResult(
         command=command,

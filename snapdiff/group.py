@@ -16,8 +16,8 @@ creation site from a fallback. What differs between runtimes is asked of the sna
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from snapdiff.model import Frame, Task
@@ -31,6 +31,7 @@ __all__ = [
     "entry_frame",
     "group",
     "key_for",
+    "merge_instances",
     "name_pattern",
     "site_key",
 ]
@@ -147,3 +148,45 @@ def group(
             members = known[0]
         members.append(task)
     return groups
+
+
+# Keys that share a pattern are instances of one group when there are at least this many of
+# them across the snapshots and none holds more than INSTANCE_MAX_TASKS tasks in any snapshot:
+# one watcher per tenant, one listener per request. Two endpoints with pools of connections
+# (a database on 5432 and a cache on 6379) stay apart.
+INSTANCES_FOR_PATTERN = 3
+INSTANCE_MAX_TASKS = 2
+
+
+def merge_instances(
+    groupings: Sequence[dict[GroupKey, list[Task]]], rt: Runtime
+) -> list[dict[GroupKey, list[Task]]]:
+    """The groupings of several snapshots (in order) with per-instance keys merged into one
+    group per pattern, the same in every snapshot (:meth:`Runtime.instance_pattern`). The tasks
+    keep their names, so a report's example names show concrete instances."""
+    members: dict[GroupKey, set[GroupKey]] = {}
+    largest: dict[GroupKey, int] = {}
+    for grouping in groupings:
+        for key, tasks in grouping.items():
+            place = rt.instance_pattern(key.kind, key.file) if key.by == "site" else None
+            if place is None:
+                continue
+            pattern = replace(key, file=place)
+            members.setdefault(pattern, set()).add(key)
+            largest[key] = max(largest.get(key, 0), sum(t.count for t in tasks))
+    merge = {
+        key: pattern
+        for pattern, keys in members.items()
+        if len(keys) >= INSTANCES_FOR_PATTERN
+        and all(largest[k] <= INSTANCE_MAX_TASKS for k in keys)
+        for key in keys
+    }
+    if not merge:
+        return list(groupings)
+    out: list[dict[GroupKey, list[Task]]] = []
+    for grouping in groupings:
+        merged: dict[GroupKey, list[Task]] = {}
+        for key, tasks in grouping.items():
+            merged.setdefault(merge.get(key, key), []).extend(tasks)
+        out.append(merged)
+    return out

@@ -98,6 +98,36 @@ def name_pattern(name: str) -> str:
     return _DIGITS.sub("N", name)
 
 
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_HEX = re.compile(r"0x[0-9a-fA-F]+")
+
+
+def instance_pattern(text: str) -> str:
+    """What stays of a per-instance key when its instance is taken out: UUIDs -> ``<uuid>``, hex
+    addresses -> ``0x…``, numbers -> ``N`` (``tenants/tenant-17.json`` ->
+    ``tenants/tenant-N.json``)."""
+    return _DIGITS.sub("N", _HEX.sub("0x…", _UUID.sub("<uuid>", text)))
+
+
+def one_pool(names: Iterable[str]) -> str:
+    """``pool-1-thread-N`` when the names differ only in their last number (``pool-1-thread-1``
+    ... ``pool-1-thread-20``): the threads of one pool, numbered by it. "" when they are of
+    several pools (``pool-1-thread-1``, ``pool-2-thread-1``), have a single number (a
+    ``worker-N`` has no pool number to tell), or are fewer than two."""
+    patterns = set()
+    n = 0
+    for name in names:
+        runs = list(_DIGITS.finditer(name))
+        if len(runs) < 2:
+            return ""
+        last = runs[-1]
+        patterns.add(name[: last.start()] + "N" + name[last.end() :])
+        n += 1
+        if len(patterns) > 1:
+            return ""
+    return patterns.pop() if n >= 2 and patterns else ""
+
+
 @dataclass(frozen=True)
 class Runtime:
     """A runtime: its readers and what snapdiff knows about its tasks. Subclass and override.
@@ -117,8 +147,16 @@ class Runtime:
     name_hints: Mapping[tuple[str, str], str] = field(default_factory=dict)
     # Formats that read one process alike (a tool's text and JSON output): their sites match.
     same_formats: tuple[frozenset[str], ...] = ()
-    # Whether the highest id going down between two dumps says the process restarted.
+    # Whether the highest id going down between two dumps may say the process restarted (weak
+    # evidence: the highest id also goes down when the newest tasks end).
     restart_by_max_id: bool = False
+    # Formats whose task ids grow with time within one process (an id clock, or the kernel's
+    # thread ids): tasks born later have higher ids, which tells two dumps given in the wrong
+    # order. The formats of ``id_clocks`` are such formats too.
+    growing_ids: frozenset[str] = frozenset()
+    # Ids handed out in batches (Go gives each P 16 goroutine ids at a time): a task born later
+    # can have a lower id than one born earlier, so a handful of tasks says nothing of order.
+    id_batch: int = 0
     # Where a dump with task ids can be had, said when growth without ids may be a leak.
     no_ids_hint: str = ""
 
@@ -185,6 +223,35 @@ class Runtime:
     def identities(self, tasks: Sequence[Task]) -> Iterator[tuple[object, ...]]:
         """:meth:`identity` of each task (a runtime may make this a C-level pass)."""
         return map(self.identity, tasks)
+
+    def origin(self, task: Task) -> object | None:
+        """What the task was created as, which never changes while it lives, for a task whose id
+        is never reused within one run of the process: the same id with another origin in a
+        later dump proves the process restarted in between. None (the default) makes no such
+        claim: an operating system reuses thread ids."""
+        return None
+
+    def instance_pattern(self, kind: str, place: str) -> str | None:
+        """The place of a resource group's key (its endpoint, its file) with its per-instance
+        part patterned (a tenant's path, a port), or None when it has none. Groups whose keys
+        share a pattern are merged when they look like instances
+        (:func:`snapdiff.group.merge_instances`). None by default: code sites are not
+        instances."""
+        return None
+
+    def one_pool(self, tasks: Sequence[Task]) -> str:
+        """The pool the tasks' names show they all belong to (:func:`one_pool`), or "": only
+        runtimes whose pools number their threads say so."""
+        return ""
+
+    def in_every_run(self, task: Task) -> bool:
+        """Whether every run of a process has this task under this id (Go's goroutine 1): its
+        being in two dumps says nothing of their being one run."""
+        return False
+
+    def ids_grow(self, fmt: str) -> bool:
+        """Whether ids of dumps of ``fmt`` grow with time within one process."""
+        return fmt in self.growing_ids or any(f == fmt for f, _ in self.id_clocks)
 
     # --- words --------------------------------------------------------------------------------
 

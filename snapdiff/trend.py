@@ -30,19 +30,20 @@ from statistics import median
 
 from snapdiff import runtimes
 from snapdiff.compare import (
+    RESTART_LIKELY,
+    RESTART_PROVEN,
     GroupSummary,
     SnapshotMeta,
     SummaryFields,
-    comparable,
+    continuity,
     elapsed_between,
     marked_by,
     meta,
-    nothing_survived,
     summarise,
 )
-from snapdiff.diff import GROWTH_WITHOUT_IDS, GROWTH_WITHOUT_IDS_RATIO
+from snapdiff.diff import GROWTH_WITHOUT_IDS, GROWTH_WITHOUT_IDS_RATIO, HELD_MIN
 from snapdiff.errors import UsageError
-from snapdiff.group import GroupBy, GroupKey, group
+from snapdiff.group import GroupBy, GroupKey, group, merge_instances
 from snapdiff.model import FLAG_LEAKED, Snapshot, Task
 from snapdiff.runtime import Runtime
 
@@ -96,6 +97,9 @@ class TrendResult:
     ids_comparable: bool
     groups: tuple[SiteTrend, ...]
     warnings: tuple[str, ...]
+    # The runs of the process the series was split into at restarts: (first, last) snapshot
+    # index of each, in order; one run when the process never restarted.
+    runs: tuple[tuple[int, int], ...] = ()
 
     @property
     def suspects(self) -> tuple[SiteTrend, ...]:
@@ -191,6 +195,13 @@ def judge_trend(e: TrendEvidence) -> tuple[str, bool, str, tuple[str, ...]]:
         if last < first:
             return "shrinking", False, "high", tuple(reasons)
         if e.survivors is not None and e.survivors == first == last:
+            if first >= HELD_MIN and all(c == first for c in s):
+                reasons.append(
+                    f"all {first} tasks lived through the whole series at a flat count: a pool "
+                    "of that size, or a leak that hit a limit (a semaphore, a pool's cap, a "
+                    "connection limit)"
+                )
+                return "held", False, "medium", tuple(reasons)
             reasons.append("the same tasks in every snapshot")
         elif last > first:
             reasons.append(f"no trend: the count went {first} -> {last} with ups and downs")
@@ -259,24 +270,121 @@ def offsets(snaps: Sequence[Snapshot], every: float | None) -> tuple[list[float]
     return None, ""
 
 
-def _ids_comparable(snaps: Sequence[Snapshot]) -> tuple[bool, list[str]]:
-    """Ids name the same tasks across the whole series: no restart between any two."""
+def _runs(snaps: Sequence[Snapshot]) -> tuple[list[tuple[int, int]], bool, list[str]]:
+    """The series split into runs of the process at each restart that is proven or likely
+    (:func:`snapdiff.compare.continuity`): (first, last) index of each run; whether ids name
+    the same tasks within every run; the warnings."""
+    runs: list[tuple[int, int]] = []
     notes: list[str] = []
-    for a, b in pairwise(snaps):
-        ok, why = comparable(a, b)
-        if not ok:
-            return False, why
-        if nothing_survived(a, b):
+    ids_ok = True
+    start = 0
+    for i, (a, b) in enumerate(pairwise(snaps)):
+        c = continuity(a, b)
+        if c.restart in (RESTART_PROVEN, RESTART_LIKELY):
+            runs.append((start, i))
+            start = i + 1
             notes.append(
-                "not one task of a snapshot is in the next: the process restarted during the "
-                "series (or these are several processes); survivors are not counted"
+                f"the process restarted between snapshots {i + 1} and {i + 2} ({c.evidence})"
             )
-            return False, notes
-    return True, notes
+            continue
+        if not c.comparable:
+            ids_ok = False
+        if c.identical:
+            continue  # a quiet stretch of a series: nothing changed, nothing to say
+        notes.extend(n for n in c.notes if n not in notes)
+    runs.append((start, len(snaps) - 1))
+    if len(runs) > 1:
+        notes.append(
+            f"the series is judged run by run ({_run_list(runs)}); survivors are counted within a "
+            "run, never across a restart"
+        )
+    return runs, ids_ok, notes
+
+
+def _span(run: tuple[int, int]) -> str:
+    a, b = run
+    return f"{a + 1}-{b + 1}" if b > a else f"{a + 1}"
+
+
+def _run_list(runs: Sequence[tuple[int, int]]) -> str:
+    return "snapshots " + ", ".join(_span(r) for r in runs)
 
 
 def _alive(tasks: Sequence[Task], later: set[tuple[object, ...]], rt: Runtime) -> int:
     return sum(t.count for t in tasks if rt.identity(t) in later)
+
+
+@dataclass(frozen=True, slots=True)
+class _RunJudgement:
+    """One group over one run of the process."""
+
+    series: tuple[int, ...]
+    per_step: float
+    per_minute: float | None
+    survivors: int | None
+    kept: float | None
+    verdict: tuple[str, bool, str, tuple[str, ...]]
+
+
+def _cut(xs: list[float] | None, run: tuple[int, int]) -> list[float] | None:
+    return xs[run[0] : run[1] + 1] if xs is not None else None
+
+
+def _judge_run(
+    per: Sequence[Sequence[Task]],
+    leaked: int,
+    marks: str,
+    ids_ok: bool,
+    rt: Runtime,
+    xs: tuple[list[float], list[float] | None],
+) -> _RunJudgement:
+    """Judge one group over the snapshots of one run (``per``: its tasks in each)."""
+    series = tuple(sum(t.count for t in tasks) for tasks in per)
+    ys = [float(c) for c in series]
+    per_step = theil_sen(xs[0], ys)
+    per_minute = theil_sen(xs[1], ys) if xs[1] is not None else None
+    survivors: int | None = None
+    kept: float | None = None
+    if ids_ok:
+        at_end = {rt.identity(t) for t in per[-1]}
+        survivors = _alive(per[0], at_end, rt)
+        ref = next((i for i, c in enumerate(series[:-1]) if c > 0), None)
+        if ref is not None:
+            kept = _alive(per[ref], at_end, rt) / series[ref]
+    verdict = judge_trend(TrendEvidence(series, per_step, survivors, kept, leaked, marks))
+    return _RunJudgement(series, per_step, per_minute, survivors, kept, verdict)
+
+
+def _over_runs(
+    judged: list[tuple[tuple[int, int], _RunJudgement]],
+    runs: list[tuple[int, int]],
+) -> tuple[_RunJudgement | None, tuple[str, bool, str, tuple[str, ...]]]:
+    """A group over a series split at restarts: a leak when it is one in some run (high
+    confidence when in every run that has it, and at least two), else what its last run says.
+    The reasons name the runs."""
+    restarts = ", ".join(f"{a + 1} and {a + 2}" for (_, a) in runs[:-1])
+    said = f"the process restarted between snapshots {restarts}"
+    if not judged:
+        return None, ("new", False, "low", ("in no run in two snapshots or more: too early",))
+    leaks = [(run, j) for run, j in judged if j.verdict[1]]
+    if leaks:
+        run, j = leaks[-1]
+        every = len(leaks) == len(judged)
+        if every and len(leaks) >= 2:
+            head = f"grew in {'both' if len(leaks) == 2 else 'all'} runs"
+        else:
+            head = f"a leak in {'run' if len(leaks) == 1 else 'runs'} "
+            head += ", ".join(_span(r) for r, _ in leaks)
+            others = [f"{_span(r)}: {j2.verdict[0]}" for r, j2 in judged if not j2.verdict[1]]
+            if others:
+                head += f" (other runs: {'; '.join(others)})"
+        where = f"({_run_list([r for r, _ in leaks])})"
+        confidence = j.verdict[2] if every and len(leaks) >= 2 else "medium"
+        reasons = (f"{head} {where}; {said}", *j.verdict[3])
+        return j, ("leak", True, confidence, reasons)
+    run, j = judged[-1]
+    verdict, _, confidence, why = j.verdict
+    return j, (verdict, False, confidence, (f"in the last run ({_run_list([run])}); {said}", *why))
 
 
 def trend(
@@ -304,7 +412,7 @@ def trend(
     if len(snaps) == 2:
         warnings.append("two snapshots: steadiness needs three or more ('snapdiff diff' for two)")
 
-    ids_ok, notes = _ids_comparable(snaps)
+    runs, ids_ok, notes = _runs(snaps)
     warnings.extend(notes)
     rt = runtimes.of(snaps[-1])
     formats = {rt.format_family(s.source.format) for s in snaps}
@@ -314,7 +422,7 @@ def trend(
             "not match"
         )
 
-    grouped = [group(s.tasks, by, rt=rt) for s in snaps]
+    grouped = merge_instances([group(s.tasks, by, rt=rt) for s in snaps], rt)
     keys: list[GroupKey] = []
     seen: set[GroupKey] = set()
     for g in reversed(grouped):
@@ -330,22 +438,19 @@ def trend(
         per = [g.get(key, []) for g in grouped]
         series = tuple(sum(t.count for t in tasks) for tasks in per)
         leaked = tuple(sum(t.count for t in tasks if FLAG_LEAKED in t.flags) for tasks in per)
-        ys = [float(c) for c in series]
-        per_step = theil_sen(xs_steps, ys)
-        per_minute = theil_sen(xs_minutes, ys) if xs_minutes is not None else None
-        survivors: int | None = None
-        kept: float | None = None
-        if ids_ok:
-            at_end = {rt.identity(t) for t in per[-1]}
-            survivors = _alive(per[0], at_end, rt)
-            ref = next((i for i, c in enumerate(series[:-1]) if c > 0), None)
-            if ref is not None:
-                kept = _alive(per[ref], at_end, rt) / series[ref]
-        verdict, suspect, confidence, reasons = judge_trend(
-            TrendEvidence(
-                series, per_step, survivors, kept, leaked[-1], rt.kind(key.kind).marked_by
-            )
-        )
+        marks = rt.kind(key.kind).marked_by
+        judged = [
+            (run, _judge_run(per[run[0] : run[1] + 1], leaked[run[1]], marks, ids_ok, rt, xs))
+            for run in runs
+            if run[1] > run[0] and any(series[run[0] : run[1] + 1])
+            for xs in [(xs_steps[run[0] : run[1] + 1], _cut(xs_minutes, run))]
+        ]
+        j: _RunJudgement | None
+        if len(runs) == 1:
+            j = judged[0][1]
+            verdict, suspect, confidence, reasons = j.verdict
+        else:
+            j, (verdict, suspect, confidence, reasons) = _over_runs(judged, runs)
         shown = next(tasks for tasks in reversed(per) if tasks)
         results.append(
             SiteTrend(
@@ -355,12 +460,12 @@ def trend(
                 before=series[0],
                 after=series[-1],
                 delta=series[-1] - series[0],
-                slope_per_minute=per_minute,
-                slope_per_step=per_step,
-                steadiness=steadiness(series),
+                slope_per_minute=j.per_minute if j else None,
+                slope_per_step=j.per_step if j else 0.0,
+                steadiness=steadiness(j.series if j else series),
                 rising_steps=rising_steps(series),
-                survivors=survivors,
-                kept=kept,
+                survivors=j.survivors if j else None,
+                kept=j.kept if j else None,
                 verdict=verdict,
                 suspect=suspect,
                 confidence=confidence,
@@ -378,9 +483,10 @@ def trend(
         offsets_seconds=tuple(offs) if offs is not None else None,
         time_source=time_source,
         group_by=by.value,
-        ids_comparable=ids_ok,
+        ids_comparable=ids_ok and len(runs) == 1,
         groups=tuple(results),
         warnings=tuple(warnings),
+        runs=tuple(runs),
     )
 
 

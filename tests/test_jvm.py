@@ -281,7 +281,8 @@ def test_actuator_json_with_null_properties_as_spring_boot_2_writes_them():
 def test_dumps_in_the_wrong_order_are_not_matched_by_id():
     result = diff(read("jdk17", "t1.txt"), read("jdk17", "t0.txt"))
     assert not result.ids_comparable
-    assert any("highest thread id went down" in w for w in result.warnings)
+    (note,) = result.warnings
+    assert note.startswith("the snapshots look swapped: the threads only in the first were born")
     assert not result.suspects
 
 
@@ -565,8 +566,9 @@ def test_id_clock_judges_a_new_site_and_ignores_the_vm_threads():
     result = diff(before, after)
     by_pattern_ = {g.key.name_pattern: g for g in result.groups}
     worker = by_pattern_["worker-N"]
-    # The midpoint is id 15: 4 of the 9 workers were born before it and are still alive.
+    # Born steadily over ids 12-20 of the 11-20 created between the dumps: a leak.
     assert (worker.before, worker.after, worker.verdict) == (0, 9, "leak")
-    assert by_pattern_["GC Thread#N"].verdict == "burst"
+    # The VM's own threads have no number: no clock tells their age.
+    assert by_pattern_["GC Thread#N"].verdict == "growing"
     assert not by_pattern_["GC Thread#N"].suspect
     assert by_pattern_["steady-N"].verdict == "steady"

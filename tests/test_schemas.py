@@ -92,10 +92,11 @@ def test_convert_writes_valid_snapshots(dump, tmp_path):
     assert doc["task_count"], "a sample with no tasks would make this test vacuous"
 
 
-# The series written before version 2; go-fleet's snapshots were written as version 2.
-SERIES = sorted(
-    p for p in (ROOT / "samples" / "series").rglob("*.json.gz") if p.parent.name != "go-fleet"
-)
+# The series written before version 2 (version 1); go-fleet's and go-restart's snapshots were
+# written as version 2.
+SERIES = sorted((ROOT / "samples" / "series").rglob("*.json.gz"))
+SERIES_V1 = [p for p in SERIES if json.loads(gzip.decompress(p.read_bytes()))["version"] == 1]
+SERIES_V2 = [p for p in SERIES if p not in SERIES_V1 and p.parent.name != "go-fleet"]
 FLEET = sorted((ROOT / "samples" / "series" / "go-fleet").glob("*.json.gz"))
 
 
@@ -107,7 +108,14 @@ def test_fleet_snapshots_are_valid_version_2(path):
     assert dict(doc["source"]["capture"])["replica"].startswith("127.0.0.1:")
 
 
-@pytest.mark.parametrize("path", SERIES, ids=_name)
+@pytest.mark.parametrize("path", SERIES_V2, ids=_name)
+def test_version_2_sample_snapshots_are_valid(path):
+    doc = json.loads(gzip.decompress(path.read_bytes()))
+    assert doc["version"] == store.VERSION == 2
+    assert _errors(SNAPSHOT, doc) == []
+
+
+@pytest.mark.parametrize("path", SERIES_V1, ids=_name)
 def test_version_1_snapshots_are_valid_and_read_as_written_again(path, tmp_path):
     """The sample series were written as version 1: the v1 schema still holds for them, and
     reading one gives the same snapshot as reading it after it is written as version 2."""

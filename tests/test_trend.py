@@ -129,12 +129,19 @@ def test_raw_dumps_keep_the_given_order_and_rates_are_per_step():
     assert timed.suspects[0].slope_per_minute == pytest.approx(top.slope_per_step * 6)
 
 
-def test_a_restart_in_the_series_stops_survivor_counting():
+def test_a_restart_in_the_series_splits_it_into_runs():
+    # Three snapshots of one run of the service, two of another: they share goroutine 1 only
+    # (main, in every run), so the restart is likely and survivors are never counted across it.
     go = [load(str(GO_DUMPS / "go1.27" / f"{t}.debug2.txt")) for t in ("t0", "t1")]
     result = trend([*snaps(GO)[:3], *go])
     assert not result.ids_comparable
-    assert all(g.survivors is None for g in result.groups)
-    assert any("restart" in w or "went down" in w for w in result.warnings)
+    assert result.runs == ((0, 2), (3, 4))
+    assert any("restarted between snapshots 3 and 4" in w for w in result.warnings)
+    leak = {g.key.function: g for g in result.groups}["main.fetchAll"]
+    assert leak.suspect
+    assert leak.reasons[0].startswith("grew in both runs (snapshots 1-3, 4-5)")
+    # Survivors of the last run: its first snapshot's fan-out goroutines, all still alive.
+    assert leak.survivors == leak.series[3]
 
 
 def test_one_snapshot_is_not_a_trend():

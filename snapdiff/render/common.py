@@ -382,13 +382,16 @@ def fold_line(n: int, tasks: int, kind: str, *, hint: bool = True) -> str:
 
 
 def split_noise(result: DiffResult, all_groups: bool) -> tuple[list[GroupDiff], list[GroupDiff]]:
-    """The groups to list and the ones folded into one line (none with ``all_groups``)."""
+    """The groups to list and the ones folded into one line (none with ``all_groups``). A
+    group that ``held`` (all of many tasks alive through the interval: maybe a capped leak) is
+    always listed."""
     if all_groups:
         return list(result.groups), []
     shown: list[GroupDiff] = []
     folded: list[GroupDiff] = []
     for g in result.groups:
-        (folded if is_noise(g, suspect=g.suspect, delta=g.delta) else shown).append(g)
+        noise = is_noise(g, suspect=g.suspect, delta=g.delta) and g.verdict != "held"
+        (folded if noise else shown).append(g)
     return shown, folded
 
 

@@ -177,7 +177,11 @@ def _site(g: GroupDiff | GroupSummary, *, mark_entry: bool = True) -> Folded:
 
 def _verdict(g: GroupDiff) -> Text:
     word = common.verdict_text(g)
-    style = "bold red" if g.suspect else ("yellow" if g.verdict in ("growing", "turnover") else "")
+    style = (
+        "bold red"
+        if g.suspect
+        else ("yellow" if g.verdict in ("growing", "turnover", "held") else "")
+    )
     return Text(word, style=style)
 
 

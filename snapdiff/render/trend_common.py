@@ -136,6 +136,7 @@ def split_noise(result: TrendResult, all_groups: bool) -> tuple[list[SiteTrend],
     for g in result.groups:
         noise = common.is_noise(g.summary, suspect=g.suspect, delta=g.delta)
         noise = noise and (g.verdict == "steady" or g.delta == 0 or g.after <= 1)
+        noise = noise and g.verdict != "held"  # all of many tasks kept: maybe a capped leak
         (folded if noise else shown).append(g)
     return shown, folded
 

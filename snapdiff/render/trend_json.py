@@ -52,6 +52,7 @@ def trend_document(result: TrendResult) -> dict[str, Any]:
         "time_source": result.time_source or None,
         "elapsed_seconds": result.elapsed_seconds,
         "ids_comparable": result.ids_comparable,
+        "runs": [list(r) for r in result.runs],
         "truncated": any(m.truncated for m in result.snapshots),
         "suspects": len(result.suspects),
         "totals": list(result.totals),

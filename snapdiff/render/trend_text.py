@@ -29,7 +29,11 @@ SITE_ROOM = 30
 
 
 def _verdict(g: SiteTrend) -> Text:
-    style = "bold red" if g.suspect else ("yellow" if g.verdict in ("growing", "turnover") else "")
+    style = (
+        "bold red"
+        if g.suspect
+        else ("yellow" if g.verdict in ("growing", "turnover", "held") else "")
+    )
     return Text(tc.verdict_text(g), style=style)
 
 

@@ -70,6 +70,18 @@ class Go(Runtime):
             return (task.id,)
         return (task.id, task.name)
 
+    def origin(self, task: Task) -> object | None:
+        """A goroutine's ``created by`` frame: ids are never reused within a run, so the same id
+        created by another ``go`` statement is another run. Goroutine 1 (``main``) has none, and
+        is ``main.main`` in every run: it tells nothing."""
+        if task.kind == GOROUTINE and task.created_by is not None:
+            return task.created_by
+        return None
+
+    def in_every_run(self, task: Task) -> bool:
+        """Goroutine 1 runs ``main.main`` in every run of a program."""
+        return task.kind == GOROUTINE and task.id == 1
+
     def identities(self, tasks: Sequence[Task]) -> Iterator[tuple[object, ...]]:
         if set(map(_KIND, tasks)) <= {GOROUTINE}:
             return zip(map(_ID, tasks))
@@ -87,5 +99,6 @@ RUNTIME = Go(
     ),
     id_clocks=frozenset({(go_text.NAME, GOROUTINE)}),
     restart_by_max_id=True,
+    id_batch=16,  # the runtime's _GoidCacheBatch
     no_ids_hint="a full dump, such as Go's debug=2, can confirm",
 )

@@ -13,10 +13,11 @@ number (the readers give them their negated OS thread id): those are their id an
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from snapdiff.model import THREAD, Frame, Task
-from snapdiff.runtime import Runtime, TaskKind, name_pattern, reader
+from snapdiff.runtime import Runtime, TaskKind, name_pattern, one_pool, reader
 from snapdiff.runtimes.jvm import jvm_json, jvm_text, spring_threaddump
 
 # The outermost frames of JVM threads: a stack that ends in one of these is a JVM thread's.
@@ -107,6 +108,10 @@ class Jvm(Runtime):
     def file_key(self, task: Task, path: str) -> str:
         return path.replace("\\", "/").rsplit("/", 1)[-1]
 
+    def one_pool(self, tasks: Sequence[Task]) -> str:
+        """Threads of one pool: ``pool-1-thread-N`` (Executors), ``ThreadPoolExecutor-0_N``."""
+        return one_pool({t.name for t in tasks if t.name})
+
     def pattern(self, task: Task) -> str:
         return name_pattern(task.name) if task.kind == THREAD and task.name else ""
 
@@ -138,6 +143,17 @@ class Jvm(Runtime):
         if task.id is not None and task.id > 0 and is_jvm_stack(task.frames):
             return (task.id,)
         return (task.id, task.name)
+
+    def origin(self, task: Task) -> object | None:
+        """A numbered thread's entry method (its Runnable's ``run``, fixed for its life; a
+        rename keeps it): thread numbers are never reused within one JVM. None for a thread
+        caught in the JVM's start-up frames only, whose entry is not known yet."""
+        if task.id is None or task.id <= 0 or not is_jvm_stack(task.frames):
+            return None
+        entry = jvm_entry(task.frames)
+        if entry.function in _JVM_BOOTSTRAP or "$$Lambda." in entry.function:
+            return None
+        return (entry.function, entry.file)
 
 
 _POOL_WORKER = "these are ThreadPoolExecutor worker threads, so the dump cannot show which code "

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from snapdiff.model import LIBUV_HANDLE, THREAD, Frame, Task
-from snapdiff.runtime import Runtime, TaskKind, name_pattern, reader
+from snapdiff.runtime import Runtime, TaskKind, instance_pattern, name_pattern, reader
 from snapdiff.runtimes.node import node_report
 
 
@@ -25,6 +25,18 @@ class Node(Runtime):
 
     def pattern(self, task: Task) -> str:
         return name_pattern(task.name) if task.kind == THREAD and task.name else ""
+
+    def instance_pattern(self, kind: str, place: str) -> str | None:
+        """A handle's endpoint with its instance patterned: a file or pipe path's numbers, UUIDs
+        and hex (``tenants/tenant-N.json``), a socket's port (``10.0.0.5:N``); the host stays."""
+        if kind != LIBUV_HANDLE or not place:
+            return None
+        host, sep, port = place.rpartition(":")
+        if sep and port.isdigit() and not place.startswith("/"):
+            pattern = f"{host}:N"
+        else:
+            pattern = instance_pattern(place)
+        return pattern if pattern != place else None
 
     def is_app_frame(self, frame: Frame) -> bool:
         """A script of the application: not Node's own modules nor an installed package."""

@@ -12,10 +12,11 @@ name. The probe numbers asyncio tasks in creation order: an id clock.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from snapdiff.model import ASYNCIO_TASK, THREAD, Frame, Task
-from snapdiff.runtime import Runtime, TaskKind, name_pattern, reader
+from snapdiff.runtime import Runtime, TaskKind, name_pattern, one_pool, reader
 from snapdiff.runtimes.python import (
     aiomonitor_json,
     faulthandler_text,
@@ -81,6 +82,10 @@ class Python(Runtime):
     def file_key(self, task: Task, path: str) -> str:
         return path.replace("\\", "/").rsplit("/", 1)[-1]
 
+    def one_pool(self, tasks: Sequence[Task]) -> str:
+        """Threads of one pool: ``pool-1-thread-N`` (Executors), ``ThreadPoolExecutor-0_N``."""
+        return one_pool({t.name for t in tasks if t.name})
+
     def pattern(self, task: Task) -> str:
         return name_pattern(task.name) if task.kind == THREAD and task.name else ""
 
@@ -133,6 +138,9 @@ RUNTIME = Python(
     ),
     id_clocks=frozenset({(probe_json.NAME, ASYNCIO_TASK)}),
     same_formats=(frozenset({pyspy_json.NAME, pyspy_text.NAME}),),
+    # py-spy's ids are the kernel's thread ids (Linux hands them out in increasing order until
+    # they wrap at pid_max): later threads have higher ids.
+    growing_ids=frozenset({pyspy_json.NAME, pyspy_text.NAME}),
     site_hints={
         (THREAD, "_worker", "thread.py"): (
             "these are ThreadPoolExecutor worker threads, so the dump cannot show which code "

@@ -1,0 +1,3 @@
+module snapdiff.example/shapes
+
+go 1.19
