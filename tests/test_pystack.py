@@ -233,7 +233,8 @@ def test_crlf_and_colours_read_the_same():
 def test_log_lines_around_are_skipped():
     snap = parse_bytes(b"$ pystack remote 4242\nWARNING: odd\n" + SMALL + b"done\n", "input")
     assert snap.tasks == parse_bytes(SMALL, "input").tasks
-    assert snap.skipped_lines == 3
+    assert snap.skipped_lines == 2  # the prompt line is taken off before the reader
+    assert "shell prompt" in snap.source.detail
 
 
 @pytest.mark.parametrize("cut", range(150, len(SMALL), 613))

@@ -34,10 +34,19 @@ class Source:
     description: str
     sniff: Callable[[bytes], bool]
     parse: Callable[..., Snapshot]
+    # The reader's own test of a task header line, for formats with one (None otherwise): a
+    # line that looks like a header but fails it is named in a warning.
+    is_header: Callable[[str], bool] | None = None
 
 
 def _from_module(module: ModuleType) -> Source:
-    return Source(module.NAME, module.DESCRIPTION, module.sniff, module.parse)
+    return Source(
+        module.NAME,
+        module.DESCRIPTION,
+        module.sniff,
+        module.parse,
+        getattr(module, "is_header", None),
+    )
 
 
 # Order matters: the most specific sniff first. A SIGQUIT dump may hold log lines that look like

@@ -1,0 +1,343 @@
+"""What surrounds a dump as people save and paste it, taken off before a reader sees it.
+
+A dump rarely arrives as the runtime wrote it. It comes with the HTTP status line and headers of
+``curl -i``; inside a terminal transcript (shell prompts and commands before and after it);
+with a log prefix on every line (a timestamp from ``kubectl logs --timestamps`` or ``docker logs
+-t``, the ``<time> stdout F`` of a container runtime's log file, ``[pod/name/container]`` from
+``kubectl logs --prefix``, a syslog or journald prefix, a ``> `` quote); between Markdown code
+fences from a ticket; with CRLF line ends; as UTF-16 (a Windows ``>`` redirect), with or without
+a byte order mark. :func:`unwrap` takes all of that off and says what it took, **keeping every
+line where it was**: a line it drops becomes an empty line and a prefix it strips leaves the
+rest of the line, so a reader's ``file:line`` in a warning or error is still the line of the
+file the user has.
+
+Nothing is done (and nothing copied) when the first bytes show none of it: a multi-gigabyte Go
+dump straight from ``debug=2`` goes to its reader as it is.
+
+Several dumps in one input (``py-spy dump`` over several processes, ``kill -3`` twice, two
+SIGQUIT dumps in one stderr) are found by :func:`dump_starts`, per format, from the lines that
+begin a dump; :mod:`snapdiff.inputs` reads each as its own snapshot where the command takes
+several, or the one asked for, and says so. :func:`account` counts the lines that look like a
+task header, so a reader that read fewer tasks than the input seems to hold can say which lines
+it did not understand.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+# A file larger than this is never rewritten here (a copy would double its memory): the
+# wrappings are those of pasted and saved dumps, which are small.
+MAX_UNWRAP = 256 * 1024 * 1024
+_HEAD = 256 * 1024  # how much of the start is looked at to decide
+
+
+@dataclass(frozen=True, slots=True)
+class Unwrapped:
+    data: bytes
+    notes: tuple[str, ...]  # what was taken off, for the snapshot's detail line
+
+
+# --- line prefixes --------------------------------------------------------------------------
+# Each: a name (said in the detail line) and a pattern for the prefix of one line. The prefix
+# and exactly one separating space go; the dump's own indentation (tabs, spaces) stays.
+_TS = r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?"
+_PREFIXES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    # containerd / CRI-O log files: "<RFC 3339 time> stdout F <line>" (P: a partial line)
+    ("container runtime log prefix", re.compile(rf"^{_TS} (?:stdout|stderr) [FP](?: |$)")),
+    # kubectl logs --prefix
+    ("kubectl --prefix", re.compile(r"^\[pod/[^\]\s]+/[^\]\s]+\] ?")),
+    # kubectl logs --timestamps, docker logs -t, most loggers: a timestamp first
+    ("timestamp prefix", re.compile(rf"^\[?{_TS}\]?(?: |$)")),
+    # syslog and journalctl: "Mar  3 10:00:00 host app[123]: "
+    (
+        "syslog prefix",
+        re.compile(r"^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ [^\s:\[]+(?:\[\d+\])?: ?"),
+    ),
+    # a quoted reply (mail, Markdown)
+    ("quote prefix", re.compile(r"^> ?")),
+)
+_PREFIX_SHARE = 0.8  # of the non-blank lines of the start that must carry the same prefix
+_PREFIX_LINES = 400  # lines of the start looked at
+
+# --- shell prompts --------------------------------------------------------------------------
+_PROMPT = re.compile(
+    r"^(?:"
+    r"\[?[\w.-]+@[\w.-]+(?:[: ][^\s$#%>]*)?\]?[$#%] ?"  # user@host:~$ cmd, [user@host dir]$ cmd
+    r"|\$ \S"  # $ cmd
+    r"|PS [A-Za-z]:\\[^>]*> ?"  # PowerShell
+    r"|[A-Za-z]:\\[^>\"]*>\S"  # cmd.exe: C:\work>jstack 123
+    r").*$"
+)
+_FENCE = re.compile(r"^([ \t]*)(?:`{3,}|~{3,})[\w+-]*[ \t]*$")
+_HTTP_STATUS = re.compile(r"^HTTP/\d(?:\.\d)? \d{3}\b")
+_HTTP_HEADER = re.compile(r"^[A-Za-z0-9-]+: ")
+_CURL_VERBOSE = re.compile(r"^(?:[<>*] |[<>*]$|\{ \[|\} \[)")
+
+
+def _decode_utf16(buf: bytes) -> tuple[str, str] | None:
+    """The text of UTF-16 input (with a byte order mark, or plain ASCII as UTF-16 without)."""
+    if buf[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return buf.decode("utf-16", errors="replace"), "UTF-16 with a byte order mark"
+    sample = buf[:512]
+    if len(sample) >= 16:
+        evens, odds = sample[0::2], sample[1::2]
+        if odds.count(0) > 0.9 * len(odds) and evens.count(0) < 0.1 * len(evens):
+            return buf.decode("utf-16-le", errors="replace"), "UTF-16 (little-endian)"
+        if evens.count(0) > 0.9 * len(evens) and odds.count(0) < 0.1 * len(odds):
+            return buf.decode("utf-16-be", errors="replace"), "UTF-16 (big-endian)"
+    return None
+
+
+def wrapped(head: bytes) -> bool:
+    """Whether the start of the input shows any wrapping (the cheap test: no copy)."""
+    if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) or head[:3] == codecs.BOM_UTF8:
+        return True
+    if b"\x00" in head[:512]:
+        return True  # UTF-16 without a byte order mark; _decode_utf16 decides
+    if b"\r\n" in head or b"```" in head or b"~~~" in head:
+        return True
+    text = head.decode("utf-8", errors="replace")
+    lines = [ln for ln in text.split("\n", _PREFIX_LINES)[:_PREFIX_LINES] if ln.strip()]
+    if not lines:
+        return False
+    if _HTTP_STATUS.match(lines[0]) or _CURL_VERBOSE.match(lines[0]):
+        return True
+    if any(_PROMPT.match(ln) for ln in lines[:5] + lines[-3:]):
+        return True
+    return _prefix(lines) is not None
+
+
+def _prefix(lines: list[str]) -> tuple[str, re.Pattern[str]] | None:
+    sample = [ln for ln in lines[:_PREFIX_LINES] if ln.strip()]
+    if len(sample) < 3:
+        return None
+    for name, pattern in _PREFIXES:
+        hits = sum(1 for ln in sample if pattern.match(ln))
+        if hits >= _PREFIX_SHARE * len(sample):
+            return name, pattern
+    return None
+
+
+def unwrap(buf: Any, size: int) -> Unwrapped | None:
+    """The input with its wrapping taken off, or None when there is none (the usual case).
+
+    ``buf`` is bytes or a mapped file (anything sliceable into bytes); ``size`` its length.
+    """
+    if size > MAX_UNWRAP:
+        return None
+    head: bytes = buf[:_HEAD]
+    if not wrapped(head):
+        return None
+    raw: bytes = buf[:]
+    notes: list[str] = []
+    decoded = _decode_utf16(raw)
+    if decoded is not None:
+        text, note = decoded
+        notes.append(note)
+    else:
+        text = raw.decode("utf-8", errors="replace")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if "\r\n" in text:
+        text = text.replace("\r\n", "\n")
+        notes.append("CRLF line ends")
+    lines = text.split("\n")
+
+    # Prefixes first: a prompt or a fence may itself carry the log prefix. Two may be stacked
+    # (kubectl --prefix and --timestamps).
+    for _ in range(3):
+        found = _prefix(lines)
+        if found is None:
+            break
+        name, pattern = found
+        lines = [pattern.sub("", ln, count=1) for ln in lines]
+        notes.append(f"a {name} on every line")
+
+    _blank_http(lines, notes)
+    _blank_fences(lines, notes)
+    prompts = 0
+    for i, ln in enumerate(lines):
+        if ln and _PROMPT.match(ln):
+            lines[i] = ""
+            prompts += 1
+    if prompts:
+        notes.append(f"{prompts} shell prompt line{'s' if prompts > 1 else ''}")
+    out = "\n".join(lines).encode("utf-8")
+    if not notes and out == raw:
+        return None
+    return Unwrapped(out, tuple(notes))
+
+
+def _blank_http(lines: list[str], notes: list[str]) -> None:
+    """``curl -i``: a status line and headers up to the blank line, wherever a response starts
+    (several requests in one file); ``curl -v`` lines (``> GET``, ``< HTTP``, ``* ``) at the
+    start."""
+    i = 0
+    while i < len(lines) and (not lines[i].strip() or _CURL_VERBOSE.match(lines[i])):
+        if lines[i].strip():
+            lines[i] = ""
+            if "curl -v" not in "".join(notes):
+                notes.append("curl -v lines")
+        i += 1
+    responses = 0
+    i = 0
+    while i < len(lines):
+        if _HTTP_STATUS.match(lines[i]):
+            responses += 1
+            lines[i] = ""
+            i += 1
+            while i < len(lines) and _HTTP_HEADER.match(lines[i]):
+                lines[i] = ""
+                i += 1
+            continue
+        i += 1
+    if responses:
+        notes.append(f"HTTP status line and headers ({responses} response{'s' * (responses > 1)})")
+
+
+def _blank_fences(lines: list[str], notes: list[str]) -> None:
+    """Markdown code fences: the fence lines go, and the fence's own indentation (a fence in a
+    list item) is taken off the lines inside."""
+    fences = 0
+    indent: str | None = None
+    for i, ln in enumerate(lines):
+        m = _FENCE.match(ln)
+        if m:
+            lines[i] = ""
+            fences += 1
+            indent = m.group(1) if indent is None else None
+            continue
+        if indent and ln.startswith(indent):
+            lines[i] = ln[len(indent) :]
+    if fences:
+        notes.append("Markdown code fences")
+
+
+# --- several dumps in one input -------------------------------------------------------------
+def _starts_by(
+    pattern: re.Pattern[str], back: re.Pattern[str] | None = None
+) -> Callable[[str], list[int]]:
+    """Dumps begin at each line ``pattern`` matches (and at the lines just before it that
+    ``back`` matches: a date line, ``jcmd``'s pid line)."""
+
+    def starts(text: str) -> list[int]:
+        lines = text.split("\n")
+        found: list[int] = []
+        for i, ln in enumerate(lines):
+            if pattern.match(ln):
+                j = i
+                while back is not None and j > 0 and back.match(lines[j - 1]):
+                    j -= 1
+                found.append(j + 1)
+        return found
+
+    return starts
+
+
+def _faulthandler_starts(text: str) -> list[int]:
+    from snapdiff.runtimes.python import faulthandler_text
+
+    return faulthandler_text.dump_starts(text)
+
+
+def _pyspy_starts(text: str) -> list[int]:
+    """``Process N:`` sections; but ``--subprocesses`` prints a process tree as one dump, its
+    children each with a ``Parent Process`` line."""
+    if re.search(r"(?m)^Parent Process \d+: ", text):
+        return []
+    return _starts_by(re.compile(r"Process \d+: "))(text)
+
+
+_GO_START = re.compile(
+    r"(?:SIGQUIT: quit|SIGABRT: abort|panic: |fatal error: |goroutine profile: )"
+)
+
+# Per format: the line numbers (1-based) on which each dump of an input begins.
+DUMP_STARTS: dict[str, Callable[[str], list[int]]] = {
+    "go-goroutine-text": _starts_by(_GO_START),
+    "go-goroutine-debug1": _starts_by(re.compile(r"(?:goroutine|goroutineleak) profile: total ")),
+    "jvm-text": _starts_by(
+        re.compile(r"Full thread dump "),
+        re.compile(r"(?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|\d{1,10}:)\s*$"),
+    ),
+    "pyspy-text": _pyspy_starts,
+    # A report's "{" is at the start of its line; a worker's report inside it is indented.
+    "node-report": _starts_by(re.compile(r"\{\s*$|\{\s*\"header\"")),
+    "faulthandler-text": _faulthandler_starts,
+}
+
+
+def dump_starts(text: str, fmt: str) -> list[int]:
+    """The first line of each dump in ``text`` (read as ``fmt``); one or none: a single dump."""
+    find = DUMP_STARTS.get(fmt)
+    if find is None:
+        return []
+    found = find(text)
+    if fmt == "node-report":
+        # Only a "{" that opens a report: the next non-blank line is its "header".
+        lines = text.split("\n")
+        kept = []
+        for n in found:
+            rest = lines[n - 1].strip()[1:].strip()
+            k = n
+            while not rest and k < len(lines):
+                rest = lines[k].strip()
+                k += 1
+            if rest.startswith('"header"'):
+                kept.append(n)
+        found = kept
+    return found
+
+
+# --- accounting for every task header --------------------------------------------------------
+# Per format: a loose pattern for a line that looks like a task's header, written apart from
+# the readers (which are strict); more such lines than tasks read means headers were skipped.
+_LOOSE_HEADERS: dict[str, re.Pattern[bytes]] = {
+    "go-goroutine-text": re.compile(rb"^goroutine \d+ [^\n]*\[[^\n]*\]:?[ \t\r]*$", re.M),
+    "jvm-text": re.compile(
+        rb'^"[^"\n]*"[^\n]*?(?:\btid=|\bnid=| - Thread t@\d|\b[Ii]d=\d+ )[^\n]*', re.M
+    ),
+    "pyspy-text": re.compile(rb"^Thread (?:0x)?[0-9a-fA-F]+ \([^\n]*", re.M),
+    "faulthandler-text": re.compile(
+        rb"^(?:(?:Current thread|Thread) 0x[0-9a-fA-F]+\b[^\n]*:|(?:Stack|Traceback) "
+        rb"\(most recent call first\):)[ \t\r]*$",
+        re.M,
+    ),
+    "pystack-text": re.compile(rb"^Traceback for thread \d+[^\n]*", re.M),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Unaccounted:
+    """Lines that look like task headers, more of them than tasks were read."""
+
+    headers: int  # lines that look like a header
+    not_understood: tuple[int, ...]  # those the reader's own header pattern does not take
+
+
+def account(
+    data: bytes, fmt: str, read: int, understood: Callable[[str], bool] | None
+) -> Unaccounted | None:
+    """None when the ``read`` tasks account for every line that looks like a task header (or
+    the format has no header lines); else how many there are and which the reader does not
+    take (``understood``: the reader's own test of a header line)."""
+    pattern = _LOOSE_HEADERS.get(fmt)
+    if pattern is None:
+        return None
+    matches = pattern.findall(data)
+    if len(matches) <= read:
+        return None
+    missed: list[int] = []
+    if understood is not None:
+        line, pos = 1, 0
+        for m in pattern.finditer(data):
+            line += data.count(b"\n", pos, m.start())
+            pos = m.start()
+            if not understood(m.group().decode("utf-8", errors="replace").rstrip("\r")):
+                missed.append(line)
+    return Unaccounted(len(matches), tuple(missed))
