@@ -298,7 +298,7 @@ def dump_starts(text: str, fmt: str) -> list[int]:
 # Per format: a loose pattern for a line that looks like a task's header, written apart from
 # the readers (which are strict); more such lines than tasks read means headers were skipped.
 _LOOSE_HEADERS: dict[str, re.Pattern[bytes]] = {
-    "go-goroutine-text": re.compile(rb"^goroutine \d+ [^\n]*\[[^\n]*\]:?[ \t\r]*$", re.M),
+    "go-goroutine-text": re.compile(rb"^goroutine [1-9][0-9]* [^\n]*\[[^\n]*\]:?[ \t\r]*$", re.M),
     "jvm-text": re.compile(
         rb'^"[^"\n]*"[^\n]*?(?:\btid=|\bnid=| - Thread t@\d|\b[Ii]d=\d+ )[^\n]*', re.M
     ),
