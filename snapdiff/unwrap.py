@@ -68,7 +68,7 @@ _PREFIX_LINES = 400  # lines of the start looked at
 _PROMPT = re.compile(
     r"^(?:"
     r"\[?[\w.-]+@[\w.-]+(?:[: ][^\s$#%>]*)?\]?[$#%] ?"  # user@host:~$ cmd, [user@host dir]$ cmd
-    r"|\$ \S"  # $ cmd
+    r"|[$❯➜%] \S"  # $ cmd, zsh themes' ❯ and ➜
     r"|PS [A-Za-z]:\\[^>]*> ?"  # PowerShell
     r"|[A-Za-z]:\\[^>\"]*>\S"  # cmd.exe: C:\work>jstack 123
     r").*$"
@@ -109,6 +109,8 @@ def wrapped(head: bytes) -> bool:
         return True
     if any(_PROMPT.match(ln) for ln in lines[:5] + lines[-3:]):
         return True
+    if all(ln[0] in " \t" for ln in lines):
+        return True  # indented as a block (reStructuredText, a Markdown list, an e-mail)
     return _prefix(lines) is not None
 
 
@@ -160,6 +162,7 @@ def unwrap(buf: Any, size: int) -> Unwrapped | None:
 
     _blank_http(lines, notes)
     _blank_fences(lines, notes)
+    _dedent(lines, notes)
     prompts = 0
     for i, ln in enumerate(lines):
         if ln and _PROMPT.match(ln):
@@ -198,6 +201,22 @@ def _blank_http(lines: list[str], notes: list[str]) -> None:
         i += 1
     if responses:
         notes.append(f"HTTP status line and headers ({responses} response{'s' * (responses > 1)})")
+
+
+def _dedent(lines: list[str], notes: list[str]) -> None:
+    """An indent that every non-blank line has (a block in reStructuredText, a list item): every
+    format has lines at the start of the line (a header), so it is not the dump's own."""
+    body = [ln for ln in lines if ln.strip()]
+    if not body or body[0][0] not in " \t":
+        return
+    indent = body[0][: len(body[0]) - len(body[0].lstrip())]
+    for ln in body:
+        while not ln.startswith(indent):
+            indent = indent[:-1]
+        if not indent:
+            return
+    lines[:] = [ln[len(indent) :] if ln.strip() else "" for ln in lines]
+    notes.append("an indent on every line")
 
 
 def _blank_fences(lines: list[str], notes: list[str]) -> None:
