@@ -214,27 +214,40 @@ def _read_dumps(
     count = len(starts)
     if dump is not None and not 1 <= dump <= count:
         raise UsageError(f"{origin}: holds {count} dumps; --dump takes 1 to {count}")
-    pick = count if dump is None else dump
     lines = text.split("\n")
-    # What comes before the first dump (log lines, jcmd's pid) is read with the first.
-    first = starts[pick - 1] if pick > 1 else 1
-    end = starts[pick] - 1 if pick < count else len(lines)
-    # Lines before the dump become empty lines: line numbers in messages stay the file's.
-    part = "\n" * (first - 1) + "\n".join(lines[first - 1 : end])
-    if pick < count:
-        part += "\n"
-    name = f"{origin}#{pick}" if each else origin
-    snap = _finish(part.encode("utf-8"), part, name, reader, keep_locals, notes)
+    empty: list[int] = []  # dumps passed over: they hold no task (cut before their first)
+    pick = count if dump is None else dump
+    while True:
+        # What comes before the first dump (log lines, jcmd's pid) is read with the first.
+        first = starts[pick - 1] if pick > 1 else 1
+        end = starts[pick] - 1 if pick < count else len(lines)
+        # Lines before the dump become empty lines: line numbers in messages stay the file's.
+        part = "\n" * (first - 1) + "\n".join(lines[first - 1 : end])
+        if pick < count:
+            part += "\n"
+        name = f"{origin}#{pick}" if each else origin
+        try:
+            snap = _finish(part.encode("utf-8"), part, name, reader, keep_locals, notes)
+            break
+        except InputError:
+            if dump is not None or each or pick == 1:
+                raise
+            empty.append(pick)
+            pick -= 1
     where = ", ".join(str(n) for n in starts)
     what = _DUMPS.get(reader.name, "dumps")
     if each:
         said = f"{origin}: {count} {what} in one file (starting on lines {where}); read each"
     else:
-        chosen = "the last" if dump is None else f"dump {pick}"
+        chosen = "the last" if dump is None and not empty else f"dump {pick}"
         said = (
             f"{origin}: {count} {what} in one file (starting on lines {where}); read {chosen}, "
             f"lines {starts[pick - 1]}-{end}; pick another with --dump N, or give the file to "
             "'snapdiff trend' to read each"
+        )
+    if empty:
+        said += "; " + ", ".join(
+            f"dump {n} (line {starts[n - 1]}) has no task in it (cut short?)" for n in empty
         )
     return replace(snap, warnings=(said, *snap.warnings)), count
 

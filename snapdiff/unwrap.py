@@ -60,6 +60,8 @@ _PREFIXES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     # a quoted reply (mail, Markdown)
     ("quote prefix", re.compile(r"^> ?")),
+    # a dump kept in a comment of a script or a config file
+    ("comment prefix", re.compile(r"^[ \t]*#(?: |$)")),
 )
 _PREFIX_SHARE = 0.8  # of the non-blank lines of the start that must carry the same prefix
 _PREFIX_LINES = 400  # lines of the start looked at
@@ -67,6 +69,7 @@ _PREFIX_LINES = 400  # lines of the start looked at
 # --- shell prompts --------------------------------------------------------------------------
 _PROMPT = re.compile(
     r"^(?:"
+    r"(?:\([^\n]*\) +)?"  # a virtualenv or conda prefix: (venv) user@host:~$
     r"\[?[\w.-]+@[\w.-]+(?:[: ][^\s$#%>]*)?\]?[$#%] ?"  # user@host:~$ cmd, [user@host dir]$ cmd
     r"|[$❯➜%] \S"  # $ cmd, zsh themes' ❯ and ➜
     r"|PS [A-Za-z]:\\[^>]*> ?"  # PowerShell

@@ -74,13 +74,17 @@ DESCRIPTION = "CPython faulthandler dumps: SIGUSR1 (register), dump_traceback(_l
 _SNIFF = re.compile(
     rb"^(?:(?:Current thread|Thread) 0x[0-9a-fA-F]{1,16}(?: \[[^\n]*\])?"
     rb"(?: \(most recent call first\))?|(?:Stack|Traceback) \(most recent call first\)):\r?\n"
-    rb"  (?:File [\"?]|<no Python frame>|<tstate is freed>|Garbage-collecting|\.\.\.\r?$)",
+    rb"(?:  File [\"?]|File \"|  <no Python frame>|  <tstate is freed>|  Garbage-collecting"
+    rb"|  \.\.\.\r?$)",
     re.M,
 )
 _THREAD = re.compile(
     r"(Current thread|Thread) 0x([0-9a-fA-F]{1,16})(?: \[(.*)\])?(?: \(most recent call first\))?:$"
 )
-_FRAME = re.compile(r'  File (?:"(.*)"|\?\?\?), line (\d{1,9}|\?\?\?) in (.*)$')
+_FRAME = re.compile(r' {0,2}File (?:"(.*)"|\?\?\?), line (\d{1,9}|\?\?\?) in (.*)$')
+# The outermost frame of a Python thread: the main thread's module, a threading.Thread's
+# bootstrap. A dump whose last line (with no newline after it) is such a frame is whole.
+_OUTERMOST = ("<module>", "_bootstrap", "__bootstrap", "_run_module_as_main")
 _FATAL_HEADERS = ("Fatal Python error: ", "Windows fatal exception: ")
 _TIMEOUT = re.compile(r"Timeout \((\d+:\d\d:\d\d(?:\.\d+)?)\)!$")
 _STACKS = ("Stack (most recent call first):", "Traceback (most recent call first):")
@@ -118,9 +122,11 @@ class _Dump:
 
 def _whole(line: str) -> bool:
     """Whether a last line (with no newline after it) is a whole line of a dump."""
+    frame = _FRAME.match(line)
+    if frame is not None:
+        return frame.group(3).strip() in _OUTERMOST  # else the stack stops half way
     return (
-        _FRAME.match(line) is not None
-        or is_header(line)
+        is_header(line)
         or line.strip() in ("...", "<no Python frame>", "<tstate is freed>", "Garbage-collecting")
         or line.startswith(("Extension modules: ", "Python runtime state: "))
     )
@@ -179,8 +185,9 @@ def _read(text: str) -> tuple[list[_Dump], int, str, bool, bool, int]:
             after_blank = True
             continue
         follows_blank, after_blank = after_blank, False
-        if line[0] == " " and cur is not None:
-            if line.startswith("  File "):
+        if (line[0] == " " or line.startswith("File ")) and cur is not None:
+            # (Frames lose their indent where an issue tracker renders a pasted dump.)
+            if line.startswith(("  File ", "File ")):
                 fm = _FRAME.match(line)
                 if fm:
                     file = fm.group(1) if fm.group(1) is not None else "???"
