@@ -141,7 +141,8 @@ def check_cut(full: Snapshot, data: bytes, cut: int) -> None:
     tail = part[part.rfind(b"\n") + 1 :]
     # A last line that looks whole (a file line with its pc offset, a header) is read as a
     # line: the cut is then told by the block it leaves unfinished, not by the missing newline.
-    if tail and not go_text._WHOLE_TAIL.match(tail):
+    whole = go_text._WHOLE_TAIL.match(tail) or go_debug1._WHOLE_LAST.search("\n" + tail.decode())
+    if tail and not whole:
         assert any("ends in the middle of a line" in w for w in snap.warnings), cut
     if full.has_ids:
         by_id = {t.id: t for t in full.tasks}
