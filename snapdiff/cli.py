@@ -86,6 +86,15 @@ SourceOpt = Annotated[
 ColorOpt = Annotated[
     Color, typer.Option("--color", case_sensitive=False, help="Colour in the terminal report.")
 ]
+DumpOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--dump",
+        min=1,
+        help="When a file holds several dumps (kill -3 twice, py-spy over several processes): "
+        "read the Nth (1 = the first); without it, the last. 'trend' reads each.",
+    ),
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines on stderr.")]
 
 
@@ -166,10 +175,17 @@ def _main(
     _state["traceback"] = traceback or bool(os.environ.get("SNAPDIFF_TRACEBACK"))
 
 
-def _load(path: str, source: str | None, quiet: bool, *, keep_locals: bool = False) -> Snapshot:
+def _load(
+    path: str,
+    source: str | None,
+    quiet: bool,
+    *,
+    keep_locals: bool = False,
+    dump: int | None = None,
+) -> Snapshot:
     from snapdiff import inputs
 
-    snap = inputs.load(path, source, keep_locals=keep_locals)
+    snap = inputs.load(path, source, keep_locals=keep_locals, dump=dump)
     if not quiet:
         kinds = {t.kind for t in snap.tasks}
         kind = kinds.pop() + "s" if len(kinds) == 1 else "tasks"
@@ -388,12 +404,13 @@ def show_cmd(
     source: SourceOpt = None,
     color: ColorOpt = Color.auto,
     quiet: QuietOpt = False,
+    dump: DumpOpt = None,
 ) -> None:
     """Group the tasks of one dump by creation site."""
     with handle_errors():
         from snapdiff.diff import show
 
-        snap = _load(snapshot, source, quiet)
+        snap = _load(snapshot, source, quiet, dump=dump)
         result = show(snap, group_by)
         _emit(fmt, output, force, color, "show", result)
 
@@ -444,13 +461,14 @@ def convert_cmd(
         ),
     ] = False,
     quiet: QuietOpt = False,
+    dump_index: DumpOpt = None,
 ) -> None:
     """Save a dump as a snapshot file: compact, versioned, with its capture time."""
     with handle_errors():
         from snapdiff import store
         from snapdiff.output import write_bytes
 
-        snap = _load(dump, source, quiet, keep_locals=keep_locals)
+        snap = _load(dump, source, quiet, keep_locals=keep_locals, dump=dump_index)
         if captured_at is not None:
             snap = replace(
                 snap, source=replace(snap.source, captured_at=parse_time(captured_at, dump))

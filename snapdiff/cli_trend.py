@@ -103,10 +103,11 @@ def _load_all(files: Sequence[str], source: str | None, quiet: bool) -> list[Sna
 
     snaps = []
     for f in files:
-        snap = inputs.load(f, source)
-        for warning in snap.warnings:
-            _warn(warning)
-        snaps.append(snap)
+        # A file that holds several dumps (kill -3 more than once) gives one snapshot each.
+        for snap in inputs.load_each(f, source):
+            for warning in snap.warnings:
+                _warn(warning)
+            snaps.append(snap)
     if not quiet:
         total = sum(s.total for s in snaps)
         formats = _clean(", ".join(sorted({s.source.format for s in snaps})), 300)
@@ -203,9 +204,12 @@ def trend_cmd(
             plot_format(plot)
         seconds = parse_duration(every) if every is not None else None
         files = expand(snapshots)
-        if len(files) < 2:
-            raise UsageError(f"a trend needs two or more snapshots, got {len(files)}")
-        result = trend(_load_all(files, source, quiet), group_by, every_seconds=seconds)
+        if not files:
+            raise UsageError("a trend needs two or more snapshots, got 0")
+        snaps = _load_all(files, source, quiet)  # a file may hold several dumps: one each
+        if len(snaps) < 2:
+            raise UsageError(f"a trend needs two or more snapshots, got {len(snaps)}")
+        result = trend(snaps, group_by, every_seconds=seconds)
         _check_rate_gate(result, fail_on_rate)
         for warning in result.warnings:
             _warn(warning)

@@ -249,6 +249,8 @@ def _read_dumps(
         said += "; " + ", ".join(
             f"dump {n} (line {starts[n - 1]}) has no task in it (cut short?)" for n in empty
         )
+    if each and pick > 1:
+        return snap, count  # said once, with the first
     return replace(snap, warnings=(said, *snap.warnings)), count
 
 

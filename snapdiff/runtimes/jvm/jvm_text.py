@@ -114,6 +114,7 @@ _PID = re.compile(r"(\d{1,10}):$")
 _DATE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
 _TRAILING_ADDR = re.compile(r"\s*\[0x[0-9a-fA-F]+\]\s*$")
 _NAME_LINES = 16
+_VERSION_WORD = re.compile(r"\d+\.\d")
 
 # Generated classes: lambdas (``$$Lambda$14/0x..`` before JDK 21, ``$$Lambda/0x..`` since) and
 # other hidden classes (``LambdaForm$MH/0x..``) carry numbers and addresses that change from one
@@ -379,6 +380,12 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
                 full_dump = True
                 vm = fm.group(1)
                 version = (fm.group(2) or "").split(" ", 1)[0]
+                if vm.lstrip().startswith("["):
+                    # JDK 5 on HP-UX: "Full thread dump [date] (<VM> <version> ...):"
+                    words = (fm.group(2) or "").split()
+                    numbered = [i for i, w in enumerate(words) if _VERSION_WORD.match(w)]
+                    vm = " ".join(words[: numbered[0]] if numbered else words)
+                    version = words[numbered[0]] if numbered else ""
                 continue
         # A line of another shape, even inside a thread's block: a kill -3 dump shares the
         # service's stdout, so its log lines can fall between a thread's frames.
