@@ -14,8 +14,7 @@ from dataclasses import replace
 
 from snapdiff import runtimes, store, unwrap
 from snapdiff.errors import InputError, UsageError
-from snapdiff.model import Snapshot
-from snapdiff.runtimes.go import go_text
+from snapdiff.model import Snapshot, paused_gc
 
 # What the readers are given: bytes, or a file mapped in memory (sliced into bytes as needed).
 Buffer = bytes | mmap.mmap
@@ -128,12 +127,13 @@ def parse_buffer(
 ) -> Snapshot:
     """:func:`parse_bytes` on bytes or a file mapped in memory.
 
-    A Go full-stack dump, the format that grows to gigabytes, is read a window at a time
-    (decompressed as it is read when gzipped); the other formats are small and read whole.
-    When the input holds several dumps, ``dump`` (1-based) picks one; without it the last is
-    read, and a warning says how many there are and where they start.
+    A reader with a buffer or stream entry point (Go's full-stack dumps, which grow to
+    gigabytes) is handed the mapped file, or the pieces of a gzip stream as they are
+    decompressed; the other formats are small and read whole. When the input holds several
+    dumps, ``dump`` (1-based) picks one; without it the last is read, and a warning says how
+    many there are and where they start.
     """
-    with store.paused_gc():
+    with paused_gc():
         return _parse_buffer(buf, origin, source, keep_locals, dump)[0]
 
 
@@ -141,7 +141,7 @@ def parse_each(
     buf: Buffer, origin: str, source: str | None = None, *, keep_locals: bool = False
 ) -> list[Snapshot]:
     """Every dump of the input, each its own snapshot (``origin#1``, ``origin#2``...)."""
-    with store.paused_gc():
+    with paused_gc():
         first, count = _parse_buffer(buf, origin, source, keep_locals, None, each=True)
         if count <= 1:
             return [first]
@@ -175,9 +175,9 @@ def _parse_buffer(
     reader = _reader(head, origin, source)
     if reader is None:
         return store.loads(buf[:], origin), 1
-    if reader.name == go_text.NAME and (len(buf) > _SPLIT_MAX or not _GO_MARKS.search(buf)):
-        # One Go dump (no crash or SIGQUIT header twice), read a window at a time.
-        snap = _checked(go_text.parse_buffer(buf, origin), reader)
+    if reader.parse_buffer is not None and (len(buf) > _SPLIT_MAX or not _GO_MARKS.search(buf)):
+        # One dump (for Go: no crash or SIGQUIT header twice), read a window at a time.
+        snap = _checked(reader.parse_buffer(buf, origin), reader)
         if len(buf) <= _SPLIT_MAX:
             snap = _accounted(snap, buf[:], reader)
         return _noted(snap, notes), 1
@@ -272,8 +272,8 @@ def _finish(
     keep_locals: bool,
     notes: tuple[str, ...],
 ) -> Snapshot:
-    if reader.name == go_text.NAME:
-        snap = _checked(go_text.parse_buffer(data, origin), reader)
+    if reader.parse_buffer is not None:
+        snap = _checked(reader.parse_buffer(data, origin), reader)
     else:
         snap = _checked(reader.parse(data, origin, keep_locals=keep_locals), reader)
     return _noted(_accounted(snap, data, reader), notes)
@@ -327,9 +327,9 @@ def _parse_gzip(
     head = bytes(start[: runtimes.SNIFF_BYTES])
     count = 1
     reader = None if unwrap.wrapped(head) else _reader(head, origin, source)
-    if reader is not None and reader.name == go_text.NAME:
+    if reader is not None and reader.parse_stream is not None:
         stream = itertools.chain((bytes(start),), pieces)
-        snap = _checked(go_text.parse_stream(stream, origin), reader)
+        snap = _checked(reader.parse_stream(stream, origin), reader)
     else:
         data = bytes(start) + b"".join(pieces)
         snap, count = _parse_buffer(data, origin, source, keep_locals, dump, each=each)
@@ -415,3 +415,10 @@ def _describe(head: bytes) -> str:
         return "no recognisable first line"
     shown = first if len(first) <= 60 else first[:57] + "..."
     return f"first line {shown!r}"
+
+
+def formats() -> list[tuple[str, str]]:
+    """(name, description) of every input format, in the order they are detected."""
+    rows = [(s.name, s.description) for s in runtimes.SOURCES.values()]
+    rows.append((store.FORMAT, "snapdiff snapshot file (snapdiff convert), .json or .json.gz"))
+    return rows

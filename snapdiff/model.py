@@ -5,7 +5,9 @@ Stacks are innermost frame first, as every runtime prints them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import gc
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from operator import attrgetter, is_not
@@ -174,3 +176,22 @@ def new_task(
 
 
 _tuple_new = tuple.__new__
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection while a model is built: its objects hold no cycles, and the
+    collector's passes over a million new tuples cost more than building them."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            if not gc.get_freeze_count():
+                # Straight to the oldest generation, unscanned: the collector's next young
+                # pass would otherwise walk every object just made (0.1 to 0.2 s a million
+                # tasks). Not when the program froze objects of its own: they stay frozen.
+                gc.freeze()
+                gc.unfreeze()
+            gc.enable()

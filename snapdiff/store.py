@@ -25,10 +25,8 @@ tasks load in a fraction of a second. Version 1 files (one row per task) are sti
 
 from __future__ import annotations
 
-import gc
 import gzip
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import asdict
 from itertools import chain, compress, count, islice, repeat, starmap
 from operator import attrgetter, ne
@@ -38,7 +36,7 @@ import orjson
 
 from snapdiff import __version__
 from snapdiff.errors import InputError
-from snapdiff.model import Frame, Snapshot, SourceInfo, Task, make_task, new_task
+from snapdiff.model import Frame, Snapshot, SourceInfo, Task, make_task, new_task, paused_gc
 
 FORMAT = "snapdiff-snapshot"
 VERSION = 2
@@ -69,25 +67,6 @@ _FLAGS = attrgetter("flags")
 _COUNT = attrgetter("count")
 # A column is written as runs when that takes at most this share of the tasks.
 _RUNS_AT_MOST = 0.25
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """No cyclic garbage collection while a model is built: its objects hold no cycles, and the
-    collector's passes over a million new tuples cost more than building them."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            if not gc.get_freeze_count():
-                # Straight to the oldest generation, unscanned: the collector's next young
-                # pass would otherwise walk every object just made (0.1 to 0.2 s a million
-                # tasks). Not when the program froze objects of its own: they stay frozen.
-                gc.freeze()
-                gc.unfreeze()
-            gc.enable()
 
 
 class _Table:

@@ -28,21 +28,23 @@ from dataclasses import dataclass
 from itertools import pairwise
 from statistics import median
 
-from snapdiff.diff import (
-    GROWTH_WITHOUT_IDS,
-    GROWTH_WITHOUT_IDS_RATIO,
+from snapdiff import runtimes
+from snapdiff.compare import (
     GroupSummary,
     SnapshotMeta,
+    SummaryFields,
     comparable,
     elapsed_between,
-    identity,
+    marked_by,
     meta,
     nothing_survived,
     summarise,
 )
+from snapdiff.diff import GROWTH_WITHOUT_IDS, GROWTH_WITHOUT_IDS_RATIO
 from snapdiff.errors import UsageError
 from snapdiff.group import GroupBy, GroupKey, group
-from snapdiff.model import FLAG_LEAKED, Frame, Snapshot, Task
+from snapdiff.model import FLAG_LEAKED, Snapshot, Task
+from snapdiff.runtime import Runtime
 
 # A growing group is a leak when at least this share of the tasks of its first non-empty
 # snapshot is still alive in the last one.
@@ -58,12 +60,12 @@ BURST_MIN = 3
 
 
 @dataclass(frozen=True, slots=True)
-class SiteTrend:
+class SiteTrend(SummaryFields):
     """One group over the series."""
 
     key: GroupKey
     series: tuple[int, ...]  # tasks in each snapshot
-    leaked_series: tuple[int, ...]  # of them, marked (leaked) by the Go runtime
+    leaked_series: tuple[int, ...]  # of them, marked leaked by the runtime
     before: int  # first
     after: int  # last
     delta: int
@@ -81,36 +83,8 @@ class SiteTrend:
 
     @property
     def leaked(self) -> int:
-        """Tasks the Go runtime marked leaked in the last snapshot."""
+        """Tasks the runtime marked leaked in the last snapshot."""
         return self.leaked_series[-1] if self.leaked_series else 0
-
-    @property
-    def site(self) -> Frame | None:
-        return self.summary.site
-
-    @property
-    def entry_function(self) -> str:
-        return self.summary.entry_function
-
-    @property
-    def states(self) -> tuple[tuple[str, int], ...]:
-        return self.summary.states
-
-    @property
-    def max_wait_minutes(self) -> int | None:
-        return self.summary.max_wait_minutes
-
-    @property
-    def stack(self) -> tuple[Frame, ...]:
-        return self.summary.stack
-
-    @property
-    def example_ids(self) -> tuple[int, ...]:
-        return self.summary.example_ids
-
-    @property
-    def labels(self) -> tuple[tuple[str, str], ...]:
-        return self.summary.labels
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +111,7 @@ class TrendResult:
 
     @property
     def runtime_leaks(self) -> bool:
-        """Whether any snapshot carried Go's (leaked) marks."""
+        """Whether any snapshot carried the runtime's leak marks."""
         return any(any(g.leaked_series) for g in self.groups)
 
 
@@ -180,7 +154,8 @@ class TrendEvidence:
     slope: float  # per step (the sign and pattern are what matter here)
     survivors: int | None
     kept: float | None  # None when ids cannot be compared or the group never had tasks before
-    leaked: int  # Go's marks in the last snapshot
+    leaked: int  # the runtime's leak marks in the last snapshot
+    marked_by: str = ""  # whose marks: "Go" reads "the Go runtime marked"
 
 
 def judge_trend(e: TrendEvidence) -> tuple[str, bool, str, tuple[str, ...]]:
@@ -193,7 +168,7 @@ def judge_trend(e: TrendEvidence) -> tuple[str, bool, str, tuple[str, ...]]:
     downs = sum(1 for a, b in pairwise(s) if b < a)
     reasons: list[str] = []
     if e.leaked:
-        reasons.append(f"the Go runtime marked {e.leaked} as leaked")
+        reasons.append(f"{marked_by(e.marked_by)} marked {e.leaked} as leaked")
 
     typical = max(first, last, median(s))
     if steps >= 2 and peak >= BURST_FACTOR * typical + BURST_MIN and e.slope <= 0:
@@ -300,8 +275,8 @@ def _ids_comparable(snaps: Sequence[Snapshot]) -> tuple[bool, list[str]]:
     return True, notes
 
 
-def _alive(tasks: Sequence[Task], later: set[tuple[object, ...]]) -> int:
-    return sum(t.count for t in tasks if identity(t) in later)
+def _alive(tasks: Sequence[Task], later: set[tuple[object, ...]], rt: Runtime) -> int:
+    return sum(t.count for t in tasks if rt.identity(t) in later)
 
 
 def trend(
@@ -331,14 +306,15 @@ def trend(
 
     ids_ok, notes = _ids_comparable(snaps)
     warnings.extend(notes)
-    formats = {s.source.format.replace("pyspy-text", "pyspy-json") for s in snaps}
+    rt = runtimes.of(snaps[-1])
+    formats = {rt.format_family(s.source.format) for s in snaps}
     if len(formats) > 1:
         warnings.append(
             f"the snapshots are of different formats ({', '.join(sorted(formats))}): sites may "
             "not match"
         )
 
-    grouped = [group(s.tasks, by) for s in snaps]
+    grouped = [group(s.tasks, by, rt=rt) for s in snaps]
     keys: list[GroupKey] = []
     seen: set[GroupKey] = set()
     for g in reversed(grouped):
@@ -360,13 +336,15 @@ def trend(
         survivors: int | None = None
         kept: float | None = None
         if ids_ok:
-            at_end = {identity(t) for t in per[-1]}
-            survivors = _alive(per[0], at_end)
+            at_end = {rt.identity(t) for t in per[-1]}
+            survivors = _alive(per[0], at_end, rt)
             ref = next((i for i, c in enumerate(series[:-1]) if c > 0), None)
             if ref is not None:
-                kept = _alive(per[ref], at_end) / series[ref]
+                kept = _alive(per[ref], at_end, rt) / series[ref]
         verdict, suspect, confidence, reasons = judge_trend(
-            TrendEvidence(series, per_step, survivors, kept, leaked[-1])
+            TrendEvidence(
+                series, per_step, survivors, kept, leaked[-1], rt.kind(key.kind).marked_by
+            )
         )
         shown = next(tasks for tasks in reversed(per) if tasks)
         results.append(
@@ -387,7 +365,7 @@ def trend(
                 suspect=suspect,
                 confidence=confidence,
                 reasons=reasons,
-                summary=summarise(key, shown),
+                summary=summarise(key, shown, rt),
             )
         )
     results.sort(key=_order)

@@ -30,6 +30,7 @@ from snapdiff.group import GroupBy, group
 from snapdiff.inputs import parse_bytes
 from snapdiff.model import ASYNCIO_TASK, Frame, Snapshot
 from snapdiff.runtimes import detect
+from snapdiff.runtimes.python import RUNTIME as PY
 from snapdiff.runtimes.python import aiomonitor_json
 from tests.conftest import PY_DUMPS, SAMPLES
 
@@ -65,7 +66,11 @@ def attempt(data: bytes) -> Snapshot | None:
 
 def site_counts(snap: Snapshot) -> Counter[tuple[str, int]]:
     return Counter(
-        {(k.file, k.line): len(v) for k, v in group(snap.tasks, GroupBy.SITE).items() if k.line}
+        {
+            (k.file, k.line): len(v)
+            for k, v in group(snap.tasks, GroupBy.SITE, rt=PY).items()
+            if k.line
+        }
     )
 
 

@@ -33,7 +33,10 @@ from tests.conftest import SAMPLES
 
 LEAKY = SAMPLES / "python" / "leaky_threads.py"
 SECRET = b"sk-test-not-a-real-secret"
-INSTALL_HINT = "install snapdiff with pip (it brings py-spy) or pass --py-spy PATH"
+INSTALL_HINT = (
+    "py-spy comes with snapdiff (in its environment, or inside snapdiff.pyz); "
+    "put py-spy on PATH or pass --py-spy PATH"
+)
 SLEEPER = "import os, time; print(os.getpid(), flush=True); time.sleep(600)"
 
 

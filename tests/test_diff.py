@@ -248,14 +248,16 @@ def _naive(tasks):
     "path", SUMMARY_DUMPS, ids=lambda p: str(p.relative_to(GO_DUMPS.parent.parent))
 )
 def test_summaries_equal_a_task_by_task_count(path):
-    from snapdiff.diff import summarise
+    from snapdiff import runtimes
+    from snapdiff.compare import summarise
     from snapdiff.group import group
 
     snap = load(str(path))
-    groups = group(snap.tasks)
+    rt = runtimes.of(snap)
+    groups = group(snap.tasks, rt=rt)
     assert groups
     for key, tasks in groups.items():
-        summary = summarise(key, tasks)
+        summary = summarise(key, tasks, rt)
         expected = _naive(tasks)
         got = {name: getattr(summary, name) for name in expected}
         assert got == expected, key.label()

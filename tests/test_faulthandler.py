@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import re
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,11 @@ from snapdiff.group import name_pattern, site_key
 from snapdiff.inputs import load, parse_bytes
 from snapdiff.model import FLAG_ELIDED, FLAG_NO_STACK, FLAG_PARTIAL, Snapshot
 from snapdiff.runtimes import SOURCES, detect
+from snapdiff.runtimes.python import RUNTIME as PY
 from snapdiff.runtimes.python import faulthandler_text
 from tests.conftest import GO_DUMPS, PY_DUMPS
+
+py_site = partial(site_key, rt=PY)
 
 FH = PY_DUMPS / "faulthandler"
 VERSIONS = ("py3.9", "py3.11", "py3.12", "py3.13")
@@ -57,7 +61,7 @@ def read(version: str, name: str) -> Snapshot:
 
 
 def sites(snap: Snapshot) -> Counter[str]:
-    return Counter(site_key(t).function for t in snap.tasks)
+    return Counter(site_key(t, PY).function for t in snap.tasks)
 
 
 def expected(version: str, name: str) -> Counter[str]:
@@ -116,7 +120,7 @@ def test_ids_and_the_current_thread_match_the_raw_headers(version, name):
 @pytest.mark.parametrize("version", VERSIONS)
 def test_frames_are_innermost_first_with_paths_and_lines(version):
     snap = read(version, "t1.txt")
-    pool = [t for t in snap.tasks if site_key(t).function == "pool_worker"]
+    pool = [t for t in snap.tasks if site_key(t, PY).function == "pool_worker"]
     assert len(pool) == 4
     for task in pool:
         functions = [f.function for f in task.frames]
@@ -193,9 +197,9 @@ def test_diff_flags_the_executor_leak_and_not_the_pool(version):
 
 def test_faulthandler_and_py_spy_group_alike():
     # Both are keyed by target function and file name (py-spy text has no paths).
-    fh = {(k.function, k.file) for k in map(site_key, read("py3.12", "t1.txt").tasks)}
+    fh = {(k.function, k.file) for k in map(py_site, read("py3.12", "t1.txt").tasks)}
     spy = {
-        (k.function, k.file) for k in map(site_key, load(str(PY_DUMPS / "py3.12" / "t1.txt")).tasks)
+        (k.function, k.file) for k in map(py_site, load(str(PY_DUMPS / "py3.12" / "t1.txt")).tasks)
     }
     assert fh == spy
 
@@ -419,4 +423,4 @@ def test_windows_fatal_exception_header():
     assert [(t.id, t.state, t.frames[0].file) for t in snap.tasks] == [
         (0x1734, "current", "C:\\srv\\app\\collect.py")
     ]
-    assert site_key(snap.tasks[0]).file == "collect.py"
+    assert site_key(snap.tasks[0], PY).file == "collect.py"

@@ -350,7 +350,7 @@ def test_progress_line_shows_a_snapshot_files_own_names_inertly(tmp_path: Path) 
 
 def test_capture_lines_show_a_documents_kind_inertly() -> None:
     """A probe document names its tasks' kind itself; capture's progress lines quote it."""
-    from snapdiff.cli_capture import _kind
+    from snapdiff.cli.capture import _kind
     from snapdiff.model import Frame, Snapshot, SourceInfo, Task
 
     task = Task(PAYLOADS["ansi-sgr"], (Frame("main", "app.py", 1),))

@@ -32,6 +32,7 @@ from snapdiff.errors import InputError, ParseError
 from snapdiff.group import GroupBy, entry_frame, group, site_key
 from snapdiff.inputs import load, parse_bytes
 from snapdiff.model import FLAG_DAEMON, FLAG_PARTIAL, Frame, Snapshot
+from snapdiff.runtimes.jvm import RUNTIME as JVM
 from tests.conftest import GO_DUMPS, PY_DUMPS, SAMPLES
 
 JAVA = SAMPLES / "java"
@@ -57,7 +58,7 @@ def read(version: str, stem: str) -> Snapshot:
 
 
 def by_pattern(snap: Snapshot) -> Counter[str]:
-    return Counter(site_key(t).name_pattern for t in snap.tasks)
+    return Counter(site_key(t, JVM).name_pattern for t in snap.tasks)
 
 
 _RAW_NAME = re.compile(rb'^"(pool-\d+-thread-\d+|http-worker-\d+)" #(\d+) ', re.M)
@@ -100,7 +101,7 @@ def test_text_counts_per_site_match_the_raw_headers(version, stem):
     assert patterns["http-worker-N"] == expected["http-worker-N"] == 4
     assert patterns["pool-N-thread-N"] == expected["pool-N-thread-N"] > 0
     assert snap.total == len(re.findall(rb'^"', raw(path), re.M))
-    groups = group(snap.tasks)
+    groups = group(snap.tasks, rt=JVM)
     pools = {k.name_pattern: len(v) for k, v in groups.items() if k.function == POOL}
     assert pools == {"http-worker-N": 4, "pool-N-thread-N": expected["pool-N-thread-N"]}
     assert not snap.truncated
@@ -120,7 +121,7 @@ def test_thread_fields_from_jstack():
         "java.util.concurrent.locks.LockSupport.park", "LockSupport.java", 341
     )
     assert worker.frames[-1] == Frame("java.lang.Thread.run", "Thread.java", 840)
-    assert entry_frame(worker).function == POOL
+    assert entry_frame(worker, JVM).function == POOL
     # The lock lines ("- parking to wait for") are no frames.
     assert not any(f.function.startswith("-") for t in snap.tasks for f in t.frames)
     watcher = next(t for t in snap.tasks if t.name == "config-watcher")
@@ -130,7 +131,7 @@ def test_thread_fields_from_jstack():
     source = (JAVA / "LeakyService.java").read_text().splitlines()
     start = source.index("    static void watchConfig() {")
     line = next(i for i in range(start, len(source)) if "NEVER.await()" in source[i]) + 1
-    assert entry_frame(watcher) == Frame("LeakyService.watchConfig", "LeakyService.java", line)
+    assert entry_frame(watcher, JVM) == Frame("LeakyService.watchConfig", "LeakyService.java", line)
     assert re.search(r"LeakyService\$\$Lambda\$\d+/0x[0-9a-f]+\.run", text)
 
 
@@ -139,7 +140,7 @@ def test_vm_internal_threads_are_kept_apart_from_sites():
     vm = [t for t in snap.tasks if t.id is not None and t.id < 0]
     assert {t.name for t in vm} == {"VM Thread", "VM Periodic Task Thread"}
     assert all(not t.frames for t in vm)
-    keys = {site_key(t) for t in vm}
+    keys = {site_key(t, JVM) for t in vm}
     assert all(k.by == "none" and not k.function for k in keys)
     text = raw(dump("jdk17", "t1.txt")).decode()
     nid = int(re.search(r'^"VM Thread" .*nid=(0x[0-9a-f]+)', text, re.M).group(1), 16)
@@ -153,7 +154,7 @@ def test_hostile_name_with_quotes_and_a_newline_is_read_raw():
         snap = read(version, "t0.txt")
         odd = [t for t in snap.tasks if t.name.startswith("tenant")]
         assert [t.name for t in odd] == ['tenant "acme"\n[bold]audit[/bold] <x>']
-        assert entry_frame(odd[0]).function == "LeakyService.watchConfig"
+        assert entry_frame(odd[0], JVM).function == "LeakyService.watchConfig"
         assert snap.skipped_lines == 0
 
 
@@ -213,7 +214,7 @@ def test_jcmd_json_virtual_threads_and_containers():
     assert snap.source.captured_at.startswith(doc["time"][:19])
     virtual = [t for t in snap.tasks if ("virtual", "true") in t.labels]
     assert len(virtual) == sum(1 for t in threads if t.get("virtual"))
-    leaked = [t for t in virtual if entry_frame(t).function == "LeakyService.awaitReply"]
+    leaked = [t for t in virtual if entry_frame(t, JVM).function == "LeakyService.awaitReply"]
     per_request = [
         c
         for c in doc["threadContainers"]
@@ -227,7 +228,7 @@ def test_jcmd_json_virtual_threads_and_containers():
     # Same Java thread ids, same frames as jstack's for the platform threads.
     worker = next(t for t in snap.tasks if t.name == "http-worker-1")
     assert worker.frames[-1] == Frame("java.lang.Thread.run", "Thread.java", worker.frames[-1].line)
-    assert entry_frame(worker).function == POOL
+    assert entry_frame(worker, JVM).function == POOL
 
 
 def test_jcmd_json_and_jstack_of_one_process_name_the_same_threads():
@@ -450,8 +451,8 @@ def test_jdk8_and_older_headers_from_documented_examples():
         (-0x19E3, "GC task thread#0 (ParallelGC)"),
     ]
     pool = snap.tasks[0]
-    assert entry_frame(pool).function == POOL
-    assert site_key(pool).name_pattern == "pool-N-thread-N"
+    assert entry_frame(pool, JVM).function == POOL
+    assert site_key(pool, JVM).name_pattern == "pool-N-thread-N"
     assert FLAG_DAEMON in snap.tasks[1].flags
     assert not snap.truncated and snap.skipped_lines == 0
 
@@ -462,7 +463,7 @@ def test_lambda_and_hidden_class_names_group_alike_across_runs():
     sa, sb = parse_bytes(a, "a"), parse_bytes(b, "b")
     assert sa.tasks[0].frames[0] == sb.tasks[0].frames[1] == Frame("A$$Lambda.run")
     assert sb.tasks[0].frames[0].function == "java.lang.invoke.LambdaForm$MH.invoke"
-    ka = [k.function for k in group(sa.tasks, GroupBy.SITE)]
+    ka = [k.function for k in group(sa.tasks, GroupBy.SITE, rt=JVM)]
     assert ka == ["A$$Lambda.run"]
 
 

@@ -32,6 +32,7 @@ from snapdiff.group import GroupBy, key_for, site_key
 from snapdiff.inputs import load, parse_bytes
 from snapdiff.model import LIBUV_HANDLE, THREAD, Snapshot
 from snapdiff.runtimes import detect
+from snapdiff.runtimes.node import RUNTIME as NODE
 from snapdiff.runtimes.node import node_report
 from tests.conftest import GO_DUMPS, PY_DUMPS, SAMPLES
 
@@ -79,7 +80,7 @@ def read(name: str) -> Snapshot:
 
 
 def handle_groups(snap: Snapshot) -> Counter[str]:
-    return Counter(site_key(t).label() for t in snap.tasks if t.kind == LIBUV_HANDLE)
+    return Counter(site_key(t, NODE).label() for t in snap.tasks if t.kind == LIBUV_HANDLE)
 
 
 def with_secret(name: str) -> bytes:
@@ -224,7 +225,7 @@ def test_zoo_threads_and_their_stacks():
     assert [f.function for f in main.frames[1:5]] == ["writeNested"] * 4
     assert all(f.file.endswith("handle_zoo.js") for f in main.frames[1:6])
     assert main.frames[-1].function == "listOnTimeout"
-    assert key_for(main, GroupBy.LEAF).function == "Object.writeReport"
+    assert key_for(main, GroupBy.LEAF, NODE).function == "Object.writeReport"
     # The worker's report says "No stack." / "Unavailable.": no frames.
     assert worker.frames == () and worker.id == 1
     assert "1 worker thread" in snap.source.detail

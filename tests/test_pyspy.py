@@ -19,11 +19,12 @@ from typer.testing import CliRunner
 from snapdiff import store
 from snapdiff.cli import app
 from snapdiff.diff import diff
-from snapdiff.group import entry_frame, is_native, site_key
+from snapdiff.group import entry_frame, site_key
 from snapdiff.inputs import load, parse_bytes
 from snapdiff.model import FLAG_ACTIVE, FLAG_OWNS_GIL, Snapshot
 from snapdiff.runtimes import detect
-from snapdiff.runtimes.python import pyspy_json, pyspy_text
+from snapdiff.runtimes.python import RUNTIME as PY
+from snapdiff.runtimes.python import is_native, pyspy_json, pyspy_text
 from tests.conftest import PY_DUMPS
 
 VERSIONS = ("py3.9", "py3.11", "py3.12", "py3.13")
@@ -89,7 +90,7 @@ def read(version: str, name: str, **kw: bool) -> Snapshot:
 
 
 def sites(snap: Snapshot) -> Counter[str]:
-    return Counter(site_key(t).function for t in snap.tasks)
+    return Counter(site_key(t, PY).function for t in snap.tasks)
 
 
 def raw_threads(version: str, name: str) -> list[dict[str, object]]:
@@ -133,7 +134,7 @@ def test_each_behaviour_has_its_creation_site(version, name):
     snap = read(version, name)
     seen = set()
     for task in snap.tasks:
-        key = site_key(task)
+        key = site_key(task, PY)
         if task.name == "MainThread":
             # Not started by threading: falls back to its entry, the script's <module>.
             assert (key.by, key.function) == ("entry", "<module>")
@@ -175,7 +176,7 @@ def test_json_and_text_of_one_capture_give_the_same_groups(version, stem):
     def groups(snap: Snapshot) -> dict[tuple[str, str], set[tuple[int | None, str]]]:
         out: dict[tuple[str, str], set[tuple[int | None, str]]] = {}
         for t in snap.tasks:
-            k = site_key(t)
+            k = site_key(t, PY)
             if k.function != "short_task":
                 out.setdefault((k.function, k.name_pattern), set()).add((t.id, t.name))
         return out
@@ -270,7 +271,7 @@ def test_pool_worker_stack_qualified_and_bare_names():
             "_bootstrap",
         ]
         assert py39.frames[-1].file.endswith("threading.py")
-        assert site_key(py39).function == "pool_worker"
+        assert site_key(py39, PY).function == "pool_worker"
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -281,7 +282,7 @@ def test_native_frames_are_kept_and_skipped_for_the_target(version, name):
     assert native, "a --native dump has C frames"
     assert any(f.function.startswith("0x") for f in native)  # unresolved libc addresses
     for task in snap.tasks:
-        entry = entry_frame(task)
+        entry = entry_frame(task, PY)
         assert entry is not None
         assert not is_native(entry)
         if task.name == "MainThread":

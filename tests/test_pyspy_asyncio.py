@@ -20,6 +20,7 @@ from snapdiff.group import GroupBy, group
 from snapdiff.inputs import parse_bytes
 from snapdiff.model import ASYNCIO_TASK, THREAD, Frame, Snapshot
 from snapdiff.runtimes import detect
+from snapdiff.runtimes.python import RUNTIME as PY
 from snapdiff.runtimes.python import pyspy_asyncio_json, pyspy_json
 from snapdiff.runtimes.python.pyspy_asyncio_json import creation_site
 from tests.conftest import PY_DUMPS, SAMPLES
@@ -117,7 +118,7 @@ def test_counts_per_creation_site_match_the_raw_json(path: Path) -> None:
     got = Counter(
         {
             (k.file, k.line): len(v)
-            for k, v in group(read(path).tasks, GroupBy.SITE).items()
+            for k, v in group(read(path).tasks, GroupBy.SITE, rt=PY).items()
             if k.kind == ASYNCIO_TASK
         }
     )
@@ -239,7 +240,7 @@ def test_without_creation_tracebacks_a_warning_says_why() -> None:
     snap = pyspy_asyncio_json.parse(encode(d), "x")
     assert all(t.created_by is None for t in snap.tasks)
     assert any("PYTHONASYNCIODEBUG=1" in w for w in snap.warnings)
-    keys = group(snap.tasks, GroupBy.SITE)
+    keys = group(snap.tasks, GroupBy.SITE, rt=PY)
     assert any(k.by == "entry" and k.function == "wait_for_confirmation" for k in keys)
 
 

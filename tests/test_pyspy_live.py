@@ -24,6 +24,7 @@ from snapdiff.diff import diff
 from snapdiff.group import site_key
 from snapdiff.inputs import parse_bytes
 from snapdiff.model import Snapshot
+from snapdiff.runtimes.python import RUNTIME as PY
 from tests.conftest import SAMPLES
 
 pytestmark = pytest.mark.slow
@@ -161,7 +162,7 @@ def test_live_json_and_text_agree(py_spy, service):
 
     def stable(snap: Snapshot) -> set[tuple[int | None, str, str]]:
         return {
-            (t.id, t.name, site_key(t).function)
+            (t.id, t.name, site_key(t, PY).function)
             for t in snap.tasks
             if not t.name.startswith(("short-", "ThreadPoolExecutor-"))
         }
@@ -219,7 +220,7 @@ def test_live_hostile_thread_names(py_spy, tmp_path):
     assert b"hunter2-live" in dumps["locals"]
     read = {k: parse_bytes(v, k) for k, v in dumps.items()}
     for kind, snap in read.items():
-        targets = {t.name: site_key(t).function for t in snap.tasks}
+        targets = {t.name: site_key(t, PY).function for t in snap.tasks}
         for name in NAMES:
             assert targets.get(name) == "target", (kind, name)
         assert len(snap.tasks) == len(NAMES) + 1, kind

@@ -23,6 +23,7 @@ from snapdiff.group import site_key
 from snapdiff.inputs import parse_bytes
 from snapdiff.model import FLAG_PARTIAL, Snapshot
 from snapdiff.runtimes import detect
+from snapdiff.runtimes.python import RUNTIME as PY
 from tests.conftest import PY_DUMPS
 
 VERSIONS = ("py3.9", "py3.11", "py3.12", "py3.13")
@@ -357,7 +358,7 @@ def test_4096_threads_read_quickly():
     data = orjson.dumps(doc, option=orjson.OPT_INDENT_2)
     start = time.perf_counter()
     snap = strict(data)
-    groups = {site_key(t) for t in snap.tasks}
+    groups = {site_key(t, PY) for t in snap.tasks}
     took = time.perf_counter() - start
     assert snap.total == 4096
     assert len(groups) == 1

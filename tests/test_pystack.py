@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +27,15 @@ from typer.testing import CliRunner
 from snapdiff.cli import app
 from snapdiff.diff import diff
 from snapdiff.errors import InputError
-from snapdiff.group import entry_frame, is_native, site_key
+from snapdiff.group import entry_frame, site_key
 from snapdiff.inputs import load, parse_bytes
 from snapdiff.model import FLAG_NO_STACK, FLAG_OWNS_GIL, FLAG_PARTIAL, Snapshot
 from snapdiff.runtimes import SOURCES, detect
-from snapdiff.runtimes.python import pystack_text
+from snapdiff.runtimes.python import RUNTIME as PY
+from snapdiff.runtimes.python import is_native, pystack_text
 from tests.conftest import GO_DUMPS, PY_DUMPS, SAMPLES
+
+py_site = partial(site_key, rt=PY)
 
 PS = PY_DUMPS / "pystack"
 VERSIONS = ("py3.9", "py3.11", "py3.12", "py3.13")
@@ -85,7 +89,7 @@ def test_thread_counts_per_target(version, name):
     total, sites = expected(version, name)
     assert snap.source.format == "pystack-text"
     assert snap.total == total
-    assert Counter(site_key(t).function for t in snap.tasks) == sites
+    assert Counter(site_key(t, PY).function for t in snap.tasks) == sites
     assert not snap.truncated
     assert snap.skipped_lines == 0
     assert snap.warnings == ()
@@ -101,13 +105,13 @@ def test_ids_are_os_thread_ids_and_the_process_name_is_not_a_thread_name(version
     assert all(t.name == "" for t in snap.tasks)
     assert f"process {version.replace('py', 'python')}" in snap.source.detail
     main = snap.tasks[-1]
-    assert entry_frame(main) is not None and entry_frame(main).function == "<module>"
+    assert entry_frame(main, PY) is not None and entry_frame(main, PY).function == "<module>"
 
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_frames_are_reversed_to_innermost_first(version):
     snap = read(version, "t1.txt")
-    pool = [t for t in snap.tasks if site_key(t).function == "pool_worker"]
+    pool = [t for t in snap.tasks if site_key(t, PY).function == "pool_worker"]
     assert len(pool) == 4
     for task in pool:
         assert [f.function for f in task.frames[:3]] == ["wait", "get", "pool_worker"]
@@ -120,12 +124,12 @@ def test_frames_are_reversed_to_innermost_first(version):
 def test_native_frames_are_kept_and_skipped_for_the_target(version):
     snap = read(version, "t1.native.txt.gz")
     assert "native frames" in snap.source.detail
-    workers = [t for t in snap.tasks if site_key(t).function == "_worker"]
+    workers = [t for t in snap.tasks if site_key(t, PY).function == "_worker"]
     assert len(workers) == 60
     for task in workers:
         assert is_native(task.frames[0])  # the futex wait under SimpleQueue.get
         assert is_native(task.frames[-1])  # clone3 / start_thread
-        assert site_key(task).file == "thread.py"
+        assert site_key(task, PY).file == "thread.py"
     symbols = {f.function for t in snap.tasks for f in t.frames}
     assert not any(s.endswith("(inlined)") for s in symbols)
     # A C frame whose source pystack does not know is named by its library.
@@ -143,9 +147,9 @@ def test_locals_are_dropped_unless_asked(version):
     assert "locals dropped" in dropped.source.detail
     plain = read(version, "t1.txt")
     assert len(dropped.tasks) == expected(version, "t1.locals.txt.gz")[0]
-    assert {site_key(t) for t in dropped.tasks} == {site_key(t) for t in plain.tasks}
+    assert {site_key(t, PY) for t in dropped.tasks} == {site_key(t, PY) for t in plain.tasks}
     kept = read(version, "t1.locals.txt.gz", keep_locals=True)
-    pool = [t for t in kept.tasks if site_key(t).function == "pool_worker"]
+    pool = [t for t in kept.tasks if site_key(t, PY).function == "pool_worker"]
     for task in pool:
         rows = {name: (task.frames[i].function, value) for i, name, value in task.locals}
         assert rows["db_password"] == ("pool_worker", '"hunter2-not-a-real-password"')
@@ -171,10 +175,9 @@ def test_diff_flags_the_executor_leak_and_not_the_pool(version):
 
 
 def test_pystack_and_py_spy_group_alike():
-    ps = {(k.function, k.file) for k in map(site_key, read("py3.12", "t1.txt").tasks)}
+    ps = {(k.function, k.file) for k in map(py_site, read("py3.12", "t1.txt").tasks)}
     spy = {
-        (k.function, k.file)
-        for k in map(site_key, load(str(PY_DUMPS / "py3.12" / "t1.json")).tasks)
+        (k.function, k.file) for k in map(py_site, load(str(PY_DUMPS / "py3.12" / "t1.json")).tasks)
     }
     assert ps == spy
 

@@ -92,7 +92,19 @@ def test_convert_writes_valid_snapshots(dump, tmp_path):
     assert doc["task_count"], "a sample with no tasks would make this test vacuous"
 
 
-SERIES = sorted((ROOT / "samples" / "series").rglob("*.json.gz"))
+# The series written before version 2; go-fleet's snapshots were written as version 2.
+SERIES = sorted(
+    p for p in (ROOT / "samples" / "series").rglob("*.json.gz") if p.parent.name != "go-fleet"
+)
+FLEET = sorted((ROOT / "samples" / "series" / "go-fleet").glob("*.json.gz"))
+
+
+@pytest.mark.parametrize("path", FLEET[::6], ids=_name)
+def test_fleet_snapshots_are_valid_version_2(path):
+    doc = json.loads(gzip.decompress(path.read_bytes()))
+    assert doc["version"] == store.VERSION == 2
+    assert _errors(SNAPSHOT, doc) == []
+    assert dict(doc["source"]["capture"])["replica"].startswith("127.0.0.1:")
 
 
 @pytest.mark.parametrize("path", SERIES, ids=_name)

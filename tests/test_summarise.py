@@ -12,9 +12,10 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from snapdiff.diff import summarise
+from snapdiff.compare import summarise
 from snapdiff.group import GroupKey
 from snapdiff.model import FLAG_LEAKED, GOROUTINE, Frame, Task
+from snapdiff.runtimes.go import RUNTIME as GO
 
 STACKS = [
     (Frame("main.a", "/a.go", 1), Frame("main.main", "/m.go", 9)),
@@ -50,7 +51,7 @@ def test_summary_matches_counting_task_by_task() -> None:
     key = GroupKey("site", GOROUTINE, "main.spawn", "/s.go", 7)
     for seed in range(20):
         group = tasks(seed, 200)
-        summary = summarise(key, group)
+        summary = summarise(key, group, GO)
         states: Counter[str] = Counter()
         stacks: Counter[tuple[Frame, ...]] = Counter()
         entries: Counter[str] = Counter()
@@ -77,7 +78,7 @@ def test_summary_of_shared_labels_and_no_waits() -> None:
         t._replace(labels=(("k", "v"), ("x", "y")), wait_minutes=None, state="select")
         for t in tasks(1, 50)
     ]
-    summary = summarise(key, group)
+    summary = summarise(key, group, GO)
     assert summary.labels == (("k", "v"), ("x", "y"))
     assert summary.max_wait_minutes is None
     assert summary.states == (("select", sum(t.count for t in group)),)
@@ -92,4 +93,4 @@ def test_example_ids_are_the_lowest_whatever_the_order() -> None:
         random.Random(seed).shuffle(group)
         group[0] = group[0]._replace(id=None)
         ids = sorted(t.id for t in group if t.id is not None)
-        assert summarise(key, group).example_ids == tuple(ids[:5])
+        assert summarise(key, group, GO).example_ids == tuple(ids[:5])

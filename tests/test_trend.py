@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from snapdiff import cli_trend
 from snapdiff.cli import app
+from snapdiff.cli import trend as cli_trend
 from snapdiff.errors import UsageError
 from snapdiff.inputs import load
 from snapdiff.model import GOROUTINE, Frame, Snapshot, SourceInfo, Task
@@ -61,7 +61,7 @@ def test_sparkline_scales_between_the_series_own_extremes():
 def verdict(series, survivors=None, kept=None, leaked=0, slope=None):
     xs = [float(i) for i in range(len(series))]
     s = slope if slope is not None else theil_sen(xs, [float(c) for c in series])
-    return judge_trend(TrendEvidence(tuple(series), s, survivors, kept, leaked))
+    return judge_trend(TrendEvidence(tuple(series), s, survivors, kept, leaked, "Go"))
 
 
 @pytest.mark.parametrize(
@@ -260,7 +260,8 @@ def test_plot_without_matplotlib_says_how_to_install(tmp_path, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_matplotlib)
     r = run(["trend", str(GO), "-q", "--plot", str(tmp_path / "t.png")])
     assert r.exit_code == 2
-    assert "pip install 'snapdiff[plot]'" in r.stderr
+    assert "pip install matplotlib into snapdiff's environment" in r.stderr
+    assert "pip install 'snapdiff" not in r.stderr  # PyPI's snapdiff is an unrelated project
     assert not (tmp_path / "t.png").exists()
 
 

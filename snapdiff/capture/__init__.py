@@ -60,6 +60,10 @@ def to_snapshot(captured: Captured, *, keep_locals: bool = False) -> Snapshot:
         ("duration_seconds", f"{captured.duration_seconds:.3f}"),
         *captured.details,
     )
+    if snap.source.host and snap.source.host != captured.host:
+        # The host name the dump itself gives (a probe's, a Node.js report's): which machine
+        # answered, where the URL names an address or a service.
+        capture += (("dump_host", snap.source.host),)
     source = replace(
         snap.source,
         origin=captured.origin,

@@ -56,7 +56,10 @@ VERSION_TIMEOUT = 10.0
 NONBLOCKING_ATTEMPTS = 4
 _TORN = b"Failed to get stack traces"
 _EXE = "py-spy.exe" if sys.platform == "win32" else "py-spy"
-_INSTALL_HINT = "install snapdiff with pip (it brings py-spy) or pass --py-spy PATH"
+_INSTALL_HINT = (
+    "py-spy comes with snapdiff (in its environment, or inside snapdiff.pyz); "
+    "put py-spy on PATH or pass --py-spy PATH"
+)
 _PTRACE_HINT = (
     "py-spy needs ptrace rights: run it as root or with CAP_SYS_PTRACE "
     "(Docker: --cap-add SYS_PTRACE; Kubernetes: kubectl debug with a profile that grants it), "

@@ -94,11 +94,13 @@ def save(
     *,
     force: bool = False,
     raw: bytes | None = None,
+    stem: str | None = None,
 ) -> str:
     """Write the snapshot (and the raw bytes, gzip, beside it when given); return the path.
 
     ``output``: None (the current folder, default name), a folder (ending in ``/`` or existing),
-    ``-`` (stdout) or a file name. Default names never replace a file: a number is added.
+    ``-`` (stdout) or a file name. Default names (or ``stem`` + ``.json.gz`` in a folder) never
+    replace a file: a number is added.
     """
     if output == "-":
         write_bytes("-", store.dumps(snapshot))
@@ -112,7 +114,7 @@ def save(
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OutputError(f"{folder}: cannot create folder: {exc.strerror or exc}") from None
-        base = default_name(host, target, when, suffix="")
+        base = stem or default_name(host, target, when, suffix="")
         for n in range(1, 1000):
             name = base + ("" if n == 1 else f"-{n}")
             path = folder / f"{name}.json.gz"
@@ -160,20 +162,26 @@ def run_series(
     count: int | None = None,
     duration: float | None = None,
     keep_going: bool = False,
+    first_must_succeed: bool = False,
+    endless: bool = False,
+    stop: Callable[[], bool] = lambda: False,
     on_event: Callable[[Event], None] = lambda e: None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> list[str]:
     """Capture on a fixed schedule (start + k * every), never drifting, until ``count`` captures
-    or ``duration`` seconds. A capture that overruns its slot makes the next one start at once
-    (missed slots are skipped, not made up). Returns the saved paths.
+    or ``duration`` seconds (or, ``endless``, until Ctrl-C), or until ``stop()`` says so after a
+    capture. A capture that overruns its slot makes the next one start at once (missed slots
+    are skipped, not made up). Returns the saved paths.
 
-    A failure stops the series (CaptureError propagates) unless ``keep_going``; what was saved
-    stays saved either way, and Ctrl-C (KeyboardInterrupt) propagates after the last save.
+    A failure stops the series (CaptureError propagates) unless ``keep_going``; with
+    ``first_must_succeed``, a failure before anything was saved does (the target is wrong:
+    nothing to go on with). What was saved stays saved either way, and Ctrl-C
+    (KeyboardInterrupt) propagates after the last save.
     """
     if every <= 0:
         raise UsageError("--every must be a positive duration")
-    if count is None and duration is None:
+    if count is None and duration is None and not endless:
         raise UsageError("a series needs --count N or --for DURATION")
     planned = count
     if planned is None and duration is not None:
@@ -194,7 +202,7 @@ def run_series(
         except CaptureError as exc:
             failures += 1
             error = exc.message
-            if not keep_going:
+            if not keep_going or (first_must_succeed and not saved):
                 on_event(Event(k, planned, None, None, error, None))
                 raise
         done = planned is not None and k >= planned
@@ -208,7 +216,7 @@ def run_series(
             if duration is not None and slot - start > duration:
                 done, next_in = True, None
         on_event(Event(k, planned, path, snap, error, next_in))
-        if done or next_in is None:
+        if done or next_in is None or stop():
             break
         sleep(next_in)
     if not saved and failures:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import unicodedata
 
-from snapdiff.diff import DiffResult, GroupDiff, GroupSummary, SnapshotMeta
-from snapdiff.group import GroupKey, blocking_frame_of
-from snapdiff.model import LIBUV_HANDLE, THREAD, Frame
+from snapdiff.compare import GroupSummary, SnapshotMeta
+from snapdiff.diff import DiffResult, GroupDiff
+from snapdiff.group import GroupKey
+from snapdiff.model import Frame
+from snapdiff.runtimes import task_kind
 
 MAX_TEXT = 2000
 
@@ -34,15 +36,28 @@ def clean(text: str, limit: int = MAX_TEXT) -> str:
 
 
 def kind_plural(kind: str, n: int) -> str:
-    words = {
-        "goroutine": "goroutines",
-        "thread": "threads",
-        "asyncio-task": "asyncio tasks",
-        "libuv-handle": "libuv handles",
-    }
-    if n == 1:
-        return {"asyncio-task": "asyncio task", "libuv-handle": "libuv handle"}.get(kind, kind)
-    return words.get(kind, kind + "s")
+    """``goroutines``, ``asyncio task``: a kind of task in words, as its runtime says."""
+    return task_kind(kind).words(n)
+
+
+def is_resource(kind: str) -> bool:
+    """Tasks of this kind are resources (a socket): the group key is the resource itself."""
+    return task_kind(kind).resource
+
+
+def shows_ids(kind: str) -> bool:
+    """Ids of this kind find a task in the dump (``goroutine 42``): worth listing."""
+    return task_kind(kind).example_ids
+
+
+def shows_names(kind: str) -> bool:
+    """Names of this kind say which pool a task is of: worth listing."""
+    return task_kind(kind).example_names
+
+
+def created_at(kind: str) -> bool:
+    """The creation site of this kind is a statement in the code (Go's ``go`` statement)."""
+    return task_kind(kind).created_at
 
 
 def snapshot_kind(groups: tuple[GroupDiff, ...] | tuple[GroupSummary, ...]) -> str:
@@ -98,29 +113,40 @@ def detail(g: GroupDiff | GroupSummary) -> str:
     if g.max_wait_minutes:
         parts.append(f"waiting up to {wait(g.max_wait_minutes)}")
     if g.leaked:
-        parts.append(f"{g.leaked:,} marked leaked by Go")
+        parts.append(f"{g.leaked:,} marked leaked by {marker(g.key.kind)}")
     return "; ".join(parts)
 
 
-def is_virtual(g: GroupDiff | GroupSummary) -> bool:
-    """JVM virtual threads (the readers label them ``virtual=true``)."""
-    return g.key.kind == THREAD and ("virtual", "true") in g.labels
+def marker(kind: str) -> str:
+    """Who marks tasks of this kind leaked: ``Go``."""
+    return task_kind(kind).marked_by or "the runtime"
+
+
+def label_words(g: GroupDiff | GroupSummary) -> str:
+    """What the group's labels make its tasks, in the plural (``virtual threads``); ""."""
+    plain = task_kind(g.key.kind)
+    words = plain.words(2, g.labels)
+    return words if words != plain.plural else ""
+
+
+def shows_plain_names(kind: str) -> bool:
+    """Names of tasks (not resources, whose names are their connections) worth listing."""
+    return shows_names(kind) and not is_resource(kind)
 
 
 def group_kind_plural(g: GroupDiff | GroupSummary, n: int) -> str:
-    """``threads``, or ``virtual threads`` for a group of JVM virtual threads."""
-    words = kind_plural(g.key.kind, n)
-    return "virtual " + words if is_virtual(g) else words
+    """``threads``, or what the group's labels make them (``virtual threads``)."""
+    return task_kind(g.key.kind).words(n, g.labels)
 
 
 def where_stuck(g: GroupDiff | GroupSummary) -> str:
     """Where most of a group's tasks wait, in a few words: the most common state (``chan send``,
-    ``WAITING (parking)``); for a dump without states, the innermost frame outside Go's runtime
-    of the group's most common stack (``_worker at futures/thread.py:89``); "" if neither.
+    ``WAITING (parking)``); for a dump without states, the frame the group's most common stack
+    waits in, as its runtime sees it (``_worker at futures/thread.py:89``); "" if neither.
     Either reads after "mostly in"."""
     if g.states:
         return clean(g.states[0][0], 60)
-    frame = blocking_frame_of(g.stack)
+    frame = g.blocking
     if frame is None or not frame.function:
         return ""
     loc = frame.short_location()
@@ -143,7 +169,7 @@ def group_count(g: GroupDiff | GroupSummary) -> int:
 def handle_examples(g: GroupDiff | GroupSummary) -> tuple[str, ...]:
     """Example names of a libuv handle group that say more than its key (the connections of a
     ``tcp connected to`` group, each with its own ephemeral port), cleaned."""
-    if g.key.kind != LIBUV_HANDLE:
+    if not is_resource(g.key.kind):
         return ()
     # A name that only repeats the endpoint (a listener's; a unix socket's end with no path of
     # its own, "? -> /run/app.sock") says nothing more.
@@ -159,7 +185,7 @@ def site_text(g: GroupDiff) -> str:
 
 def key_text(key: GroupKey) -> str:
     """A group key as one line of plain text: function, short location, name pattern."""
-    if key.kind == LIBUV_HANDLE:  # a handle's role and endpoint: "tcp connected to 10.0.0.1:80"
+    if is_resource(key.kind):  # a handle's role and endpoint: "tcp connected to 10.0.0.1:80"
         return clean(key.label(), 400)
     text = clean(key.function, 300) or "(no stack)"
     loc = Frame(key.function, key.file, key.line).short_location()
@@ -184,7 +210,7 @@ def entry_only(groups: tuple[GroupDiff, ...] | tuple[GroupSummary, ...]) -> bool
     """Grouped by creation site, but no task had one: every group fell back to its entry
     function (Go's protobuf and ``debug=1`` profiles). Groups of handles and of tasks with no
     stack do not count; nor does a report with none of the other groups."""
-    keyed = [g.key.by for g in groups if g.key.kind != LIBUV_HANDLE and g.key.by != "none"]
+    keyed = [g.key.by for g in groups if not is_resource(g.key.kind) and g.key.by != "none"]
     return bool(keyed) and all(by == "entry" for by in keyed)
 
 
@@ -192,8 +218,8 @@ def key_heading(group_by: str, groups: tuple[GroupDiff, ...] | tuple[GroupSummar
     """What the groups' keys are, for a column heading: the grouping asked for, or what the
     groups were really keyed by (``entry function`` when no task had a creation site; a libuv
     handle's type and endpoint, for handles, under any grouping)."""
-    handles = any(g.key.kind == LIBUV_HANDLE for g in groups)
-    others = any(g.key.kind != LIBUV_HANDLE and g.key.by != "none" for g in groups)
+    handles = any(is_resource(g.key.kind) for g in groups)
+    others = any(not is_resource(g.key.kind) and g.key.by != "none" for g in groups)
     if group_by == "site" and entry_only(groups):
         words = KEY_WORDS["entry"]
     else:

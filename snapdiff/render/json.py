@@ -12,7 +12,8 @@ from typing import Any
 import orjson
 
 from snapdiff import __version__
-from snapdiff.diff import DiffResult, GroupDiff, GroupSummary, ShowResult, SnapshotMeta
+from snapdiff.compare import GroupSummary, SnapshotMeta
+from snapdiff.diff import DiffResult, GroupDiff, ShowResult
 from snapdiff.model import Frame
 
 SCHEMA = "snapdiff-report"
@@ -127,3 +128,8 @@ def render_diff(result: DiffResult) -> bytes:
 
 def render_show(result: ShowResult) -> bytes:
     return orjson.dumps(show_document(result), option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def render_formats(rows: list[tuple[str, str]]) -> bytes:
+    data = [{"name": n, "description": d} for n, d in rows]
+    return orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n"

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import re
 
-from snapdiff.diff import DiffResult, GroupDiff, GroupSummary, ShowResult, SnapshotMeta
-from snapdiff.model import GOROUTINE, LIBUV_HANDLE, THREAD, Frame
+from snapdiff.compare import GroupSummary, SnapshotMeta
+from snapdiff.diff import DiffResult, GroupDiff, ShowResult
+from snapdiff.model import Frame
 from snapdiff.render import common
 from snapdiff.render.common import clean
 
@@ -100,7 +101,7 @@ def stack_text(frames: tuple[Frame, ...], created_by: Frame | None = None) -> st
 
 
 def _site_frame(g: GroupDiff | GroupSummary) -> Frame | None:
-    return g.site if g.site is not None and g.key.kind == "goroutine" else None
+    return g.site if g.site is not None and common.created_at(g.key.kind) else None
 
 
 def _group_name(
@@ -109,7 +110,7 @@ def _group_name(
     """A group's name for a table cell, or (``prose``) for a sentence. ``mark_entry`` says
     "(entry)" after a group that fell back to its entry function."""
     key = g.key
-    if key.kind == LIBUV_HANDLE:  # type, role and endpoint: `tcp connected to 10.0.0.1:80`
+    if common.is_resource(key.kind):  # type, role and endpoint: `tcp connected to 10.0.0.1:80`
         return code(key.label(), 400, table=not prose)
     name = code(key.function, table=not prose) if key.function else "(no stack)"
     loc = Frame(key.function, key.file, key.line).short_location()
@@ -119,8 +120,8 @@ def _group_name(
         extra = [text(loc)] if loc else []
         if pattern:
             extra.append(f"{common.group_kind_plural(g, 2)} named {pattern}")
-        elif common.is_virtual(g):
-            extra.append("virtual threads")
+        elif common.label_words(g):
+            extra.append(common.label_words(g))
         if fallback:
             extra.append("entry function")
         return name + (f" ({', '.join(extra)})" if extra else "")
@@ -128,8 +129,8 @@ def _group_name(
         name += f" {text(loc)}"
     if pattern:
         name += f" {pattern}"
-    if common.is_virtual(g):
-        name += " (virtual threads)"
+    if common.label_words(g):
+        name += f" ({common.label_words(g)})"
     if fallback:
         name += " (entry)"
     return name
@@ -138,7 +139,7 @@ def _group_name(
 def _states(g: GroupDiff | GroupSummary) -> str:
     words = common.states(g.states)
     if g.leaked:
-        words += f"; {g.leaked:,} marked leaked by Go"
+        words += f"; {g.leaked:,} marked leaked by {common.marker(g.key.kind)}"
     return text(words)
 
 
@@ -164,7 +165,7 @@ def _origin(meta: SnapshotMeta) -> str:
 
 def _details(g: GroupDiff | GroupSummary, count: int, *, stuck: bool) -> list[str]:
     tasks = common.group_kind_plural(g, count)
-    handle = g.key.kind == LIBUV_HANDLE
+    handle = common.is_resource(g.key.kind)
     name = g.key.label() if handle else (g.key.function or "(no stack)")
     where = common.where_stuck(g)
     if handle:
@@ -187,12 +188,14 @@ def _details(g: GroupDiff | GroupSummary, count: int, *, stuck: bool) -> list[st
     if g.labels:
         shown = ", ".join(code(f"{k}={v}", 300, table=False) for k, v in g.labels)
         out += ["Labels: " + shown, ""]
-    if g.example_ids and g.key.kind == GOROUTINE:
+    if g.example_ids and common.shows_ids(g.key.kind):
         ids = ", ".join(str(i) for i in g.example_ids)
         out += [f"Example ids: {ids}", ""]
     elif examples:  # in a fence: a connection's "->" would be escaped in prose
         out += ["Examples:", "", fence("\n".join(examples)), ""]
-    elif g.key.kind == THREAD and any(n != g.key.name_pattern for n in g.example_names):
+    elif common.shows_plain_names(g.key.kind) and any(
+        n != g.key.name_pattern for n in g.example_names
+    ):
         names = common.example_list(g.example_names, count, 100)
         shown = ", ".join(n if n == "..." else code(n, 100, table=False) for n in names)
         out += [f"Example names: {shown}", ""]
@@ -328,3 +331,8 @@ def render_show(result: ShowResult) -> str:
         out += ["", "Notes:", ""]
         out.extend(f"- {text(n)}" for n in snap.warnings)
     return "\n".join(out) + "\n"
+
+
+def render_formats(rows: list[tuple[str, str]]) -> str:
+    lines = ["| Name | Reads |", "|---|---|"] + [f"| `{n}` | {d} |" for n, d in rows]
+    return "\n".join(lines) + "\n"

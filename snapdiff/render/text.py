@@ -17,8 +17,9 @@ from rich.segment import Segment, Segments
 from rich.table import Table
 from rich.text import Text
 
-from snapdiff.diff import DiffResult, GroupDiff, GroupSummary, ShowResult, SnapshotMeta
-from snapdiff.model import GOROUTINE, LIBUV_HANDLE, THREAD, Frame
+from snapdiff.compare import GroupSummary, SnapshotMeta
+from snapdiff.diff import DiffResult, GroupDiff, ShowResult
+from snapdiff.model import Frame
 from snapdiff.render import common
 from snapdiff.render.common import clean
 
@@ -148,7 +149,7 @@ def _site(g: GroupDiff | GroupSummary, *, mark_entry: bool = True) -> Folded:
     says "(entry function)" after a group that fell back to it (not needed when the column
     heading says every group did)."""
     key = g.key
-    if key.kind == LIBUV_HANDLE:
+    if common.is_resource(key.kind):
         lines = [(common.key_text(key), "bold")]
         examples = common.handle_examples(g)
         if examples:
@@ -161,8 +162,8 @@ def _site(g: GroupDiff | GroupSummary, *, mark_entry: bool = True) -> Folded:
     lines = [(name, "bold")]
     if key.name_pattern:
         lines.append((f"named {clean(key.name_pattern, 100)}", "cyan"))
-    if common.is_virtual(g):
-        lines.append(("virtual threads", "cyan"))
+    if common.label_words(g):
+        lines.append((common.label_words(g), "cyan"))
     loc = Frame(key.function, key.file, key.line).short_location()
     fallback = " (entry function)" if mark_entry and key.by == "entry" and g.site is None else ""
     if loc or fallback:
@@ -187,7 +188,7 @@ def _stack(g: GroupDiff | GroupSummary, indent: str = "  ") -> Folded:
             lines.append((indent + "    " + clean(f.location(), 300), "dim"))
     if len(g.stack) > STACK_FRAMES:
         lines.append((f"{indent}... {len(g.stack) - STACK_FRAMES} more frames", "dim"))
-    if g.site is not None and g.key.kind == "goroutine":
+    if g.site is not None and common.created_at(g.key.kind):
         lines.append((indent + "created by " + clean(g.site.function, 300), ""))
         if g.site.file:
             lines.append((indent + "    " + clean(g.site.location(), 300), "dim"))
@@ -257,7 +258,7 @@ def render_diff(result: DiffResult, console: Console, *, stacks: int = SUSPECT_S
         lines += _examples(g)
         if lines:
             _print(console, Folded(lines, 1))
-        if g.key.kind != LIBUV_HANDLE:  # a handle's one frame is its key, already shown
+        if not common.is_resource(g.key.kind):  # a handle's one frame is its key, already shown
             _print(console, _stack(g))
     if len(result.suspects) > stacks:
         _print(console, Text(f"(stacks of {len(result.suspects) - stacks} more suspects left out)"))
@@ -272,13 +273,13 @@ def render_diff(result: DiffResult, console: Console, *, stacks: int = SUSPECT_S
 def _suspect_line(g: GroupDiff | GroupSummary, counts: str = "") -> str:
     """``suspect main.fetchAll: 279 goroutines, mostly in chan send``; ``counts`` in place of
     the count (a trend's series)."""
-    if g.key.kind == LIBUV_HANDLE:
+    if common.is_resource(g.key.kind):
         name = common.key_text(g.key)
     else:
         name = clean(g.key.function, 300) or "(no stack)"
     n = common.group_count(g)
     line = f"suspect {name}: {counts or f'{n:,}'} {common.group_kind_plural(g, 2 if counts else n)}"
-    if g.key.kind == LIBUV_HANDLE:
+    if common.is_resource(g.key.kind):
         return line + (f", {common.states(g.states)}" if g.states else "")
     stuck = common.where_stuck(g)
     return line + (f", mostly in {stuck}" if stuck else "")
@@ -287,12 +288,14 @@ def _suspect_line(g: GroupDiff | GroupSummary, counts: str = "") -> str:
 def _examples(g: GroupDiff | GroupSummary) -> list[tuple[str, str]]:
     """Example ids of goroutines (to find them in the dump), example connections or names of
     libuv handles, example names of threads whose names carry counters."""
-    if g.key.kind == GOROUTINE and g.example_ids:
+    if common.shows_ids(g.key.kind) and g.example_ids:
         return [("example ids: " + ", ".join(str(i) for i in g.example_ids), "dim")]
     examples = common.handle_examples(g)
     if examples:
         return [("examples: " + ", ".join(examples), "dim")]
-    if g.key.kind == THREAD and any(n != g.key.name_pattern for n in g.example_names):
+    if common.shows_plain_names(g.key.kind) and any(
+        n != g.key.name_pattern for n in g.example_names
+    ):
         names = ", ".join(common.example_list(g.example_names, common.group_count(g), 100))
         return [("example names: " + names, "dim")]
     return []
@@ -336,3 +339,9 @@ def render_show(result: ShowResult, console: Console) -> None:
     _print(console, table)
     for note in snap.warnings:
         _print(console, Folded([("note: " + clean(note, 500), "yellow")], 1, hang=6))
+
+
+def render_formats(rows: list[tuple[str, str]], console: Console) -> None:
+    for name, description in rows:
+        console.print(Text(f"{name:22} {description}"), soft_wrap=True)
+    console.print(Text("\nAll of them may be gzip-compressed; '-' reads standard input."))

@@ -124,6 +124,14 @@ def offset_text(result: TrendResult, i: int) -> str:
     return "+" + common.duration(result.offsets_seconds[i])
 
 
+def leak_marker(result: TrendResult) -> str:
+    """Who marked tasks leaked in this series (``Go``), for a column heading."""
+    for g in result.groups:
+        if any(g.leaked_series):
+            return common.marker(g.key.kind)
+    return "runtime"
+
+
 def runtime_leaked(g: SiteTrend) -> str:
     """Go's own count beside ours: ``212 leaked`` (last snapshot)."""
     return f"{g.leaked:,}" if g.leaked else "-"

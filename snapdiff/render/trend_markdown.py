@@ -47,7 +47,7 @@ def render_trend(result: TrendResult) -> str:
         head.append("Survivors")
         align.append("--:")
     if result.runtime_leaks:
-        head.append("Go: leaked")
+        head.append(f"{tc.leak_marker(result)}: leaked")
         align.append("--:")
     head.append("States (last)")
     align.append("---")

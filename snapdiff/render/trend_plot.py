@@ -1,6 +1,7 @@
 """``trend --plot``: counts over time of the top groups, as PNG or SVG, with matplotlib.
 
-matplotlib is an optional extra (``pip install 'snapdiff[plot]'``), imported only here and only
+matplotlib is an optional extra (``pip install matplotlib`` beside snapdiff; in a checkout,
+``pip install -e '.[plot]'``), imported only here and only
 when a plot is asked for. Labels are the groups' names as plain text (math text is off), so
 nothing from a dump is interpreted.
 """
@@ -17,8 +18,8 @@ from snapdiff.trend import TrendResult
 FORMATS = {".png": "png", ".svg": "svg"}
 TOP = 8
 MISSING = (
-    "--plot needs matplotlib, which is not installed: pip install 'snapdiff[plot]' "
-    "(or pip install matplotlib)"
+    "--plot needs matplotlib, which is not installed: pip install matplotlib into snapdiff's "
+    "environment (in a checkout: pip install -e '.[plot]')"
 )
 
 

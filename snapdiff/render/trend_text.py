@@ -7,7 +7,6 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from snapdiff.model import LIBUV_HANDLE
 from snapdiff.render import common
 from snapdiff.render import trend_common as tc
 from snapdiff.render.common import clean
@@ -52,7 +51,7 @@ def trend_table(result: TrendResult, limit: int | None = None, *, compact: bool 
     if result.ids_comparable:
         table.add_column("surv.", justify="right", no_wrap=True)
     if result.runtime_leaks:
-        table.add_column("Go leaked", justify="right", no_wrap=True)
+        table.add_column(f"{tc.leak_marker(result)} leaked", justify="right", no_wrap=True)
     groups = result.groups if limit is None else result.groups[:limit]
     for g in groups:
         row: list[RenderableType] = [
@@ -89,7 +88,8 @@ def render_trend(result: TrendResult, console: Console, *, stacks: int = SUSPECT
         if g.leaked:
             lines.append(
                 (
-                    f"Go runtime: {g.leaked:,} of {g.after:,} marked (leaked) in the last snapshot",
+                    f"{common.marker(g.key.kind)} runtime: {g.leaked:,} of {g.after:,} marked "
+                    "(leaked) in the last snapshot",
                     "",
                 )
             )
@@ -98,7 +98,7 @@ def render_trend(result: TrendResult, console: Console, *, stacks: int = SUSPECT
             lines.append(("labels: " + labels, ""))
         lines += _examples(g.summary)
         _print(console, Folded(lines, 1))
-        if g.key.kind != LIBUV_HANDLE:  # a handle's one frame is its key, already shown
+        if not common.is_resource(g.key.kind):  # a handle's one frame is its key, already shown
             _print(console, _stack(g.summary))
     if len(result.suspects) > stacks:
         _print(console, Text(f"(stacks of {len(result.suspects) - stacks} more suspects left out)"))

@@ -1,1 +1,128 @@
-"""The JVM: jstack/jcmd text, jcmd JSON, Spring Boot actuator."""
+"""The JVM: jstack / jcmd ``Thread.print`` text, jcmd's JSON thread dump, Spring Boot's
+actuator, and what snapdiff knows about JVM threads.
+
+A JVM thread's creation site is its entry method: the outermost frame past the JVM's own
+start-up frames (``Thread.run``, a virtual thread's continuation, a thread-per-task executor's
+runner, a lambda's generated ``run``); for a pool worker, ``ThreadPoolExecutor$Worker.run``.
+Its name pattern (``pool-N-thread-N`` against ``http-worker-N``) is part of its group: a pool
+made per request and a server's pool have the same stack and differ only in their names.
+Thread numbers (jstack's ``#N``, jcmd's and the actuator's ids) count up and are never reused:
+an id clock, and a thread's identity even when it is renamed. The JVM's own threads carry no
+number (the readers give them their negated OS thread id): those are their id and name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from snapdiff.model import THREAD, Frame, Task
+from snapdiff.runtime import Runtime, TaskKind, name_pattern, reader
+from snapdiff.runtimes.jvm import jvm_json, jvm_text, spring_threaddump
+
+# The outermost frames of JVM threads: a stack that ends in one of these is a JVM thread's.
+_JVM_ROOTS = frozenset(
+    {
+        "java.lang.Thread.run",
+        "java.lang.Thread.runWith",
+        "java.lang.VirtualThread.run",
+        "jdk.internal.misc.InnocuousThread.run",
+        "jdk.internal.vm.Continuation.enter",
+        "jdk.internal.vm.Continuation.enter0",
+        "jdk.internal.vm.Continuation.enterSpecial",
+    }
+)
+# Frames that say nothing of what a JVM thread is for: how the JVM starts a thread, how a
+# thread-per-task executor (virtual threads) runs its one task, a lambda's generated class.
+_JVM_BOOTSTRAP = _JVM_ROOTS | {
+    "java.lang.VirtualThread$VThreadContinuation$1.run",
+    "jdk.internal.vm.Continuation.run",
+    "java.util.concurrent.ThreadPerTaskExecutor$TaskRunner.run",
+    "java.util.concurrent.ThreadPerTaskExecutor$ThreadBoundFuture.run",
+    "java.util.concurrent.FutureTask.run",
+    "java.util.concurrent.Executors$RunnableAdapter.call",
+}
+_JVM_FILES = (".java", ".kt", ".scala", ".groovy", ".clj")
+
+
+def is_jvm_stack(frames: tuple[Frame, ...]) -> bool:
+    """A JVM thread's stack: it starts in ``Thread.run`` (or the like) or in a JVM source file
+    (the JVM's own threads, ``VM Thread`` and the like, have none)."""
+    if not frames:
+        return False
+    outer = frames[-1]
+    return outer.function in _JVM_ROOTS or outer.file.endswith(_JVM_FILES)
+
+
+def jvm_entry(frames: tuple[Frame, ...]) -> Frame:
+    """A JVM thread's entry method. ``frames`` must not be empty."""
+    for frame in reversed(frames):
+        function = frame.function
+        if function in _JVM_BOOTSTRAP or "$$Lambda." in function:
+            continue
+        return frame
+    return frames[0]
+
+
+def _is_source(frame: Frame) -> bool:
+    """A frame in a source file (not ``Native Method`` or an unknown source)."""
+    return frame.file.endswith(_JVM_FILES) or frame.file.startswith("<")
+
+
+@dataclass(frozen=True)
+class Jvm(Runtime):
+    def file_key(self, task: Task, path: str) -> str:
+        return path.replace("\\", "/").rsplit("/", 1)[-1]
+
+    def pattern(self, task: Task) -> str:
+        return name_pattern(task.name) if task.kind == THREAD and task.name else ""
+
+    def implicit_site(self, task: Task) -> Frame | None:
+        return jvm_entry(task.frames) if is_jvm_stack(task.frames) else None
+
+    def entry_frame(self, task: Task) -> Frame | None:
+        if is_jvm_stack(task.frames):
+            return jvm_entry(task.frames)
+        for frame in reversed(task.frames):
+            if _is_source(frame):
+                return frame
+        return task.entry
+
+    def identity(self, task: Task) -> tuple[object, ...]:
+        if task.id is not None and task.id > 0 and is_jvm_stack(task.frames):
+            return (task.id,)
+        return (task.id, task.name)
+
+
+_POOL_WORKER = "these are ThreadPoolExecutor worker threads, so the dump cannot show which code "
+
+RUNTIME = Jvm(
+    "jvm",
+    "the JVM",
+    readers=(reader(jvm_json), reader(spring_threaddump), reader(jvm_text)),
+    kinds=(
+        TaskKind(
+            THREAD,
+            "thread",
+            "threads",
+            example_names=True,
+            label_words=((("virtual", "true"), "virtual thread", "virtual threads"),),
+        ),
+    ),
+    id_clocks=frozenset(
+        (fmt, THREAD) for fmt in (jvm_text.NAME, jvm_json.NAME, spring_threaddump.NAME)
+    ),
+    restart_by_max_id=True,
+    site_hints={
+        (THREAD, "java.util.concurrent.ThreadPoolExecutor$Worker.run", "ThreadPoolExecutor.java"): (
+            _POOL_WORKER + "made the pools; the usual leak is an executor made per request and "
+            "never shut down"
+        ),
+    },
+    name_hints={
+        (THREAD, "pool-N-thread-N"): (
+            "pool-N-thread-N names come from Executors' default ThreadFactory, which numbers its "
+            "pools: the first number counts the executors made so far. Give each executor a "
+            "ThreadFactory that names its threads to tell them apart"
+        ),
+    },
+)

@@ -9,18 +9,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from snapdiff.cli import _clean, _stderr, _warn, app, handle_errors, parse_duration
-from snapdiff.errors import CaptureError, InputError, UsageError
+from snapdiff.cli._common import clean, handle_errors, parse_duration, stderr, warn
+from snapdiff.errors import CaptureError, UsageError
+from snapdiff.limits import DEFAULT_MAX_BYTES
 
-# The capture code and rich are imported where they are used (see cli.py).
+# The capture code and rich are imported where they are used.
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from snapdiff.capture import Captured
-    from snapdiff.capture.series import Event, Target
+    from snapdiff.capture.series import Event
     from snapdiff.model import Snapshot
-
-DEFAULT_MAX_BYTES = 256 << 20
 
 
 def _read_secret_file(path: str) -> str:
@@ -53,110 +51,18 @@ def _headers(values: list[str]) -> list[tuple[str, str]]:
     return headers
 
 
-class Capturer:
-    """One configured capture of one target, repeatable (for a series)."""
-
-    def __init__(
-        self,
-        target: Target,
-        *,
-        py_spy: str | None = None,
-        nonblocking: bool = False,
-        native: bool = False,
-        locals_: bool = False,
-        subprocesses: bool = False,
-        debug: int | None = None,
-        headers: list[tuple[str, str]] | None = None,
-        token: str | None = None,
-        connect_timeout: float = 5.0,
-        timeout: float = 60.0,
-        max_bytes: int = DEFAULT_MAX_BYTES,
-        allow_other_hosts: bool = False,
-    ) -> None:
-        self.target = target
-        self.py_spy = py_spy
-        self.nonblocking = nonblocking
-        self.native = native
-        self.locals = locals_
-        self.subprocesses = subprocesses
-        self.debug = debug
-        self.headers = headers or []
-        self.token = token
-        self.connect_timeout = connect_timeout
-        self.timeout = timeout
-        self.max_bytes = max_bytes
-        self.allow_other_hosts = allow_other_hosts
-
-    @classmethod
-    def plain(cls, target: str, timeout: float = 60.0) -> Capturer:
-        """Defaults for commands without capture options (diff --live, watch); a bearer
-        token, if any, from the SNAPDIFF_TOKEN environment variable."""
-        from snapdiff.capture.series import parse_target
-
-        return cls(
-            parse_target(target, None),
-            token=os.environ.get("SNAPDIFF_TOKEN") or None,
-            connect_timeout=min(5.0, timeout),
-            timeout=timeout,
-        )
-
-    def raw(self) -> list[Captured]:
-        if self.target.pid is not None:
-            from snapdiff.capture.pyspy import capture_pid
-
-            return capture_pid(
-                self.target.pid,
-                py_spy=self.py_spy,
-                nonblocking=self.nonblocking,
-                native=self.native,
-                locals=self.locals,
-                subprocesses=self.subprocesses,
-                timeout=self.timeout,
-            )
-        from snapdiff.capture.http import capture_base
-
-        return [
-            capture_base(
-                self.target.url or "",
-                debug=self.debug,
-                headers=self.headers,
-                token=self.token,
-                connect_timeout=self.connect_timeout,
-                timeout=self.timeout,
-                max_bytes=self.max_bytes,
-                allow_other_hosts=self.allow_other_hosts,
-            )
-        ]
-
-    def snapshots(self) -> list[tuple[Snapshot, Captured]]:
-        from snapdiff.capture import to_snapshot
-
-        out = []
-        for captured in self.raw():
-            for name, value in captured.details:
-                if name == "skipped_processes":
-                    _warn(f"{captured.origin}: skipped {value}")
-            try:
-                snap = to_snapshot(captured, keep_locals=self.locals)
-            except InputError as exc:
-                # The target answered, but not with a dump: the capture failed.
-                raise CaptureError(f"{captured.origin} answered, but: {exc.message}") from None
-            out.append((snap, captured))
-        return out
-
-
 def _kind(snap: Snapshot) -> str:
     from snapdiff.render.common import kind_plural
 
     kinds = {t.kind for t in snap.tasks}
     # The kind comes from the endpoint's document (the probe's JSON names it).
-    return _clean(kind_plural(kinds.pop(), 2), 100) if len(kinds) == 1 else "tasks"
+    return clean(kind_plural(kinds.pop(), 2), 100) if len(kinds) == 1 else "tasks"
 
 
 def _describe(snap: Snapshot) -> str:
     kind = _kind(snap)
     took = dict(snap.source.capture).get("duration_seconds", "?")
-    return f"{snap.total:,} {kind} in {took}s from {_clean(snap.source.origin, 300)}"
+    return f"{snap.total:,} {kind} in {took}s from {clean(snap.source.origin, 300)}"
 
 
 class Progress:
@@ -176,8 +82,6 @@ class Progress:
 
     def __call__(self, e: Event) -> None:
         from rich.text import Text
-
-        from snapdiff.render.common import clean
 
         self.seen += 1
         if e.error:
@@ -212,15 +116,26 @@ class Progress:
             self._status.stop()
 
 
-@app.command("capture")
 def capture_cmd(
     target: Annotated[
-        str | None,
+        list[str] | None,
         typer.Argument(
+            metavar="[TARGET]...",
             help="A URL (Go pprof base such as http://127.0.0.1:6060, or a JSON debug endpoint) "
-            "or a pid."
+            "or a pid; several, or a name that resolves to several addresses, capture a fleet.",
         ),
     ] = None,
+    targets: Annotated[
+        str | None,
+        typer.Option(
+            "--targets",
+            metavar="FILE",
+            help="Replicas to capture, one URL, host:port or pid a line ('#' comments).",
+        ),
+    ] = None,
+    parallel: Annotated[
+        int, typer.Option("--parallel", min=1, help="Fleet: capture at most N replicas at once.")
+    ] = 16,
     pid: Annotated[
         int | None, typer.Option("--pid", "-p", help="A Python process to dump with py-spy.")
     ] = None,
@@ -298,12 +213,20 @@ def capture_cmd(
     with handle_errors():
         from rich.text import Text
 
+        from snapdiff.capture.capturer import Capturer
         from snapdiff.capture.series import parse_target, run_series, save
-        from snapdiff.render.common import clean
+        from snapdiff.cli.fleet import capture_fleet, fleet_replicas
 
-        tgt = parse_target(target, pid)
+        replicas = fleet_replicas(target or [], targets) if pid is None else None
+        if replicas:
+            tgt = replicas[0].target
+        elif target and len(target) > 1:
+            raise UsageError("give either --pid or URLs, not both")
+        else:
+            tgt = parse_target(target[0] if target else None, pid)
         capturer = Capturer(
             tgt,
+            on_warning=warn,
             py_spy=py_spy,
             nonblocking=nonblocking,
             native=native,
@@ -317,14 +240,30 @@ def capture_cmd(
             max_bytes=max_bytes,
             allow_other_hosts=allow_other_hosts,
         )
-        console = _stderr()
+        console = stderr()
+        if replicas:
+            # A fleet always goes on past a failed replica (--keep-going or not), exit 4 at the end.
+            if every is None and (count is not None or for_ is not None):
+                raise UsageError("--count and --for go with --every")
+            capture_fleet(
+                replicas,
+                capturer,
+                output,
+                raw=raw,
+                parallel=parallel,
+                every=parse_duration(every) if every is not None else None,
+                count=count,
+                duration=parse_duration(for_) if for_ else None,
+                quiet=quiet,
+            )
+            return
         if every is None:
             if count is not None or for_ is not None:
                 raise UsageError("--count and --for go with --every")
             for snap, captured in capturer.snapshots():
                 path = save(snap, tgt, output, force=force, raw=captured.data if raw else None)
                 for w in snap.warnings:
-                    _warn(w)
+                    warn(w)
                 if not quiet:
                     console.print(Text(f"captured {_describe(snap)} -> {clean(path, 300)}"))
             return
@@ -370,12 +309,12 @@ def live_pair(target: str, wait: float, folder: str, quiet: bool) -> tuple[Snaps
     """Capture ``target`` now and ``wait`` seconds later; save both into ``folder``."""
     from rich.text import Text
 
+    from snapdiff.capture.capturer import Capturer
     from snapdiff.capture.series import save
-    from snapdiff.render.common import clean
 
-    capturer = Capturer.plain(target)
+    capturer = Capturer.plain(target, on_warning=warn)
     tgt = capturer.target
-    console = _stderr()
+    console = stderr()
     out = folder if folder.endswith(("/", os.sep)) else folder + os.sep
     pair: list[Snapshot] = []
     for n in (1, 2):
@@ -392,6 +331,6 @@ def live_pair(target: str, wait: float, folder: str, quiet: bool) -> tuple[Snaps
         if not quiet:
             console.print(Text(f"captured {_describe(snap)} -> {clean(path, 300)}"))
         for w in snap.warnings:
-            _warn(w)
+            warn(w)
         pair.append(snap)
     return pair[0], pair[1]

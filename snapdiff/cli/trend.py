@@ -1,4 +1,5 @@
-"""``snapdiff trend`` and ``snapdiff watch``: the CLI over :mod:`snapdiff.trend`."""
+"""``snapdiff trend`` and ``snapdiff watch``: the CLI over :mod:`snapdiff.trend` and
+:mod:`snapdiff.capture.watch`."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import os
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from snapdiff.cli import (
+from snapdiff.cli._common import (
+    DEFAULT_FORMAT,
     Color,
     ColorOpt,
     ForceOpt,
@@ -22,23 +25,25 @@ from snapdiff.cli import (
     OutputOpt,
     QuietOpt,
     SourceOpt,
-    _clean,
-    _emit,
-    _say,
-    _stderr,
-    _warn,
-    app,
+    clean,
+    emit,
+    fail_if,
     handle_errors,
     parse_duration,
+    say,
+    stderr,
+    warn,
 )
-from snapdiff.errors import CaptureError, ExitCode, UsageError
+from snapdiff.errors import ExitCode, UsageError
 from snapdiff.group import GroupBy
 
-# The library, rich's Live and the capture code are imported where they are used (see cli.py).
+# The library, rich's Live and the capture code are imported where they are used.
 if TYPE_CHECKING:
-    from snapdiff.cli_capture import Capturer
+    from snapdiff.capture.capturer import Capturer
+    from snapdiff.capture.series import Event
+    from snapdiff.gate import Crossed
     from snapdiff.model import Snapshot
-    from snapdiff.trend import SiteTrend, TrendResult
+    from snapdiff.trend import TrendResult
 
 # Files a folder given to 'trend' is read for (sorted by name); raw captures saved beside
 # snapshots (.raw.gz) are left out, they hold the same dump again.
@@ -67,7 +72,7 @@ PlotOpt = Annotated[
         "--plot",
         metavar="FILE",
         help="Also draw the counts over time of the top sites into FILE (.png or .svg); needs "
-        "the plot extra: pip install 'snapdiff[plot]'.",
+        "matplotlib (pip install matplotlib beside snapdiff).",
     ),
 ]
 
@@ -106,35 +111,27 @@ def _load_all(files: Sequence[str], source: str | None, quiet: bool) -> list[Sna
         # A file that holds several dumps (kill -3 more than once) gives one snapshot each.
         for snap in inputs.load_each(f, source):
             for warning in snap.warnings:
-                _warn(warning)
+                warn(warning)
             snaps.append(snap)
     if not quiet:
         total = sum(s.total for s in snaps)
-        formats = _clean(", ".join(sorted({s.source.format for s in snaps})), 300)
-        _say(f"read {len(snaps)} snapshots ({formats}), {total:,} tasks in all", style="dim")
+        formats = clean(", ".join(sorted({s.source.format for s in snaps})), 300)
+        say(f"read {len(snaps)} snapshots ({formats}), {total:,} tasks in all", style="dim")
     return snaps
 
 
-def crossed(
-    result: TrendResult, growth: int | None, rate: float | None
-) -> tuple[list[SiteTrend], str]:
+def crossed(result: TrendResult, growth: int | None, rate: float | None) -> Crossed | None:
     """Suspect sites over a --fail-on line, and the message that says so."""
-    from snapdiff.trend import growth_over, rate_over
+    from snapdiff.gate import crossed as gate
 
-    if growth is not None:
-        over = growth_over(result, growth)
-        if over:
-            names = ", ".join(f"{_clean(g.key.function, 200)} (+{g.delta:,})" for g in over[:5])
-            return over, f"{len(over)} suspect site(s) grew by {growth:,} or more: {names}"
-    if rate is not None:
-        over = rate_over(result, rate)
-        if over:
-            names = ", ".join(
-                f"{_clean(g.key.function, 200)} ({g.slope_per_minute or 0:+.1f}/min)"
-                for g in over[:5]
-            )
-            return over, f"{len(over)} suspect site(s) grow by {rate:g}/min or more: {names}"
-    return [], ""
+    return gate(
+        result.groups,
+        attrgetter("slope_per_minute"),
+        growth,
+        rate,
+        clean=clean,
+        rate_verb="grow",
+    )
 
 
 def _check_rate_gate(result: TrendResult, rate: float | None) -> None:
@@ -144,7 +141,7 @@ def _check_rate_gate(result: TrendResult, rate: float | None) -> None:
         )
 
 
-def _report(
+def report(
     result: TrendResult,
     fmt: Format,
     output: str | None,
@@ -158,10 +155,9 @@ def _report(
 
         data = trend_plot.render_plot(result, trend_plot.plot_format(plot))
         write_bytes(plot, data, force=force)
-    _emit(fmt, output, force, color, "trend", result)
+    emit(fmt, output, force, color, "trend", result)
 
 
-@app.command("trend")
 def trend_cmd(
     snapshots: Annotated[
         list[str],
@@ -171,7 +167,7 @@ def trend_cmd(
         ),
     ],
     group_by: GroupByOpt = GroupBy.SITE,
-    fmt: FormatOpt = Format.text,
+    fmt: FormatOpt = DEFAULT_FORMAT,
     output: OutputOpt = None,
     force: ForceOpt = False,
     source: SourceOpt = None,
@@ -209,21 +205,26 @@ def trend_cmd(
         snaps = _load_all(files, source, quiet)  # a file may hold several dumps: one each
         if len(snaps) < 2:
             raise UsageError(f"a trend needs two or more snapshots, got {len(snaps)}")
+        from snapdiff.cli.fleet import fleet_result, report_fleet
+
+        fleet = fleet_result(snaps, "trend", group_by)
+        if fleet is not None:  # snapshots of several replicas: each judged, then every site
+            if every is not None or plot is not None:
+                raise UsageError("--every and --plot are for one series, not a fleet's folder")
+            report_fleet(fleet, fmt, output, force, color, fail_on_growth, fail_on_rate)
+            return
         result = trend(snaps, group_by, every_seconds=seconds)
         _check_rate_gate(result, fail_on_rate)
         for warning in result.warnings:
-            _warn(warning)
-        _report(result, fmt, output, force, color, plot)
-        over, message = crossed(result, fail_on_growth, fail_on_rate)
-        if over:
-            _say("snapdiff: " + message)
-            raise typer.Exit(int(ExitCode.THRESHOLD))
+            warn(warning)
+        report(result, fmt, output, force, color, plot)
+        fail_if(crossed(result, fail_on_growth, fail_on_rate))
 
 
 def _capturer(target: str, timeout: float) -> Capturer:
-    from snapdiff.cli_capture import Capturer
+    from snapdiff.capture.capturer import Capturer
 
-    return Capturer.plain(target, timeout)
+    return Capturer.plain(target, timeout, on_warning=warn)
 
 
 def _status(n: int, folder: str, every: float, note: str = "") -> str:
@@ -235,7 +236,6 @@ def _status(n: int, folder: str, every: float, note: str = "") -> str:
     )
 
 
-@app.command("watch")
 def watch_cmd(
     target: Annotated[
         str, typer.Argument(help="A URL (Go pprof base, or a JSON debug endpoint) or a pid.")
@@ -262,7 +262,7 @@ def watch_cmd(
         str, typer.Option("--timeout", help="Time for one capture (HTTP transfer, py-spy).")
     ] = "30s",
     group_by: GroupByOpt = GroupBy.SITE,
-    fmt: FormatOpt = Format.text,
+    fmt: FormatOpt = DEFAULT_FORMAT,
     output: OutputOpt = None,
     force: ForceOpt = False,
     plot: PlotOpt = None,
@@ -280,10 +280,8 @@ def watch_cmd(
         from rich.live import Live
         from rich.text import Text
 
-        from snapdiff.capture.series import save
+        from snapdiff.capture.watch import Watch, run_watch
         from snapdiff.render import trend_text
-        from snapdiff.render.common import clean
-        from snapdiff.trend import trend
 
         step = parse_duration(every)
         limit = parse_duration(for_) if for_ is not None else None
@@ -293,73 +291,59 @@ def watch_cmd(
             plot_format(plot)
         capturer = _capturer(target, parse_duration(timeout))
         folder = save_to if save_to.endswith(("/", os.sep)) else save_to + os.sep
-        console = _stderr()
+        console = stderr()
         live_ok = console.is_terminal and not quiet
-        snaps: list[Snapshot] = []
-        saved = 0
-        result: TrendResult | None = None
-        failures: list[str] = []
+        watch = Watch(window, group_by, folder=folder)
         interrupted = False
-        message = ""
         live = Live(console=console, transient=True, auto_refresh=False) if live_ok else None
-        start = time.monotonic()
-        k = 0
+
+        def on_step(w: Watch, e: Event) -> None:
+            note = f"; capture failed: {e.error}" if e.error else ""
+            status = _status(w.saved, clean(folder, 300), step, clean(note, 300))
+            if live is not None:
+                live.update(trend_text.live_view(w.result, status, top, console.height))
+                live.refresh()
+            elif not quiet:
+                head = w.result.groups[0] if w.result is not None and w.result.groups else None
+                extra = ""
+                if head is not None:
+                    extra = f"; top: {clean(head.key.function, 200)} {head.series[-1]:,} "
+                    extra += f"({head.verdict})"
+                line = f"snapdiff watch: {w.saved} snapshots saved in {folder}"
+                console.print(Text(line + extra + clean(note, 300)))
+
+        def over_a_line(w: Watch) -> bool:
+            return (
+                w.result is not None and crossed(w.result, fail_on_growth, fail_on_rate) is not None
+            )
+
         try:
             if live is not None:
                 live.start()
                 live.update(trend_text.live_view(None, "snapdiff watch: first capture..."))
                 live.refresh()
-            while True:
-                try:
-                    snap = capturer.snapshots()[0][0]
-                except CaptureError as exc:
-                    if not snaps:
-                        raise
-                    failures.append(exc.message)
-                    note = f"; capture failed: {exc.message}"
-                else:
-                    save(snap, capturer.target, folder)
-                    saved += 1
-                    snaps = [*snaps, snap][-window:]
-                    note = ""
-                    if len(snaps) >= 2:
-                        result = trend(snaps, group_by)
-                status = _status(saved, clean(folder, 300), step, clean(note, 300))
-                if live is not None:
-                    live.update(trend_text.live_view(result, status, top, console.height))
-                    live.refresh()
-                elif not quiet:
-                    head = result.groups[0] if result is not None and result.groups else None
-                    extra = ""
-                    if head is not None:
-                        extra = f"; top: {clean(head.key.function, 200)} {head.series[-1]:,} "
-                        extra += f"({head.verdict})"
-                    line = f"snapdiff watch: {saved} snapshots saved in {folder}"
-                    console.print(Text(line + extra + clean(note, 300)))
-                if result is not None:
-                    over, message = crossed(result, fail_on_growth, fail_on_rate)
-                    if over:
-                        break
-                k += 1
-                if count is not None and k >= count:
-                    break
-                slot = start + k * step
-                now = time.monotonic()
-                while slot < now:  # a capture overran its slot: skip the missed ones
-                    slot += step
-                    k += 1
-                if limit is not None and slot - start > limit:
-                    break
-                time.sleep(slot - now)
+            run_watch(
+                capturer,
+                watch,
+                every=step,
+                count=count,
+                duration=limit,
+                stop=over_a_line,
+                on_step=on_step,
+                sleep=time.sleep,
+                clock=time.monotonic,
+            )
         except KeyboardInterrupt:
             interrupted = True
         finally:
             if live is not None:
                 live.stop()
+        result = watch.result
         if result is None:
             if interrupted:
                 raise KeyboardInterrupt
             raise UsageError("fewer than two snapshots were captured: nothing to report")
+        saved, failures = watch.saved, watch.failures
         if not quiet:
             console.print(
                 Text(
@@ -369,9 +353,7 @@ def watch_cmd(
                 )
             )
         _check_rate_gate(result, fail_on_rate)
-        _report(result, fmt, output, force, color, plot)
+        report(result, fmt, output, force, color, plot)
         if interrupted:
             raise typer.Exit(int(ExitCode.INTERRUPTED))
-        if message:
-            console.print(Text("snapdiff: " + message))
-            raise typer.Exit(int(ExitCode.THRESHOLD))
+        fail_if(crossed(result, fail_on_growth, fail_on_rate))

@@ -1,0 +1,191 @@
+"""What the generic core asks of a runtime: the small description each runtime package gives.
+
+Grouping, diffing, trends and reports name no runtime and no format. Where they need to know
+something that differs between runtimes (which frames are start-up frames, where a task was
+created, how a task is known across two dumps, which ids count up like a clock, what to call a
+task), they ask the :class:`Runtime` of the snapshot (:func:`snapdiff.runtimes.of`).
+
+A runtime package (``snapdiff/runtimes/NAME/``) holds its readers and a subclass of
+:class:`Runtime` that overrides only what differs from the defaults here. The defaults are
+what holds for a runtime snapdiff knows nothing about: a task's creation site is its
+``created_by`` frame when the reader found one, else its outermost frame; it waits in its
+innermost frame; ids name a task together with its name (an OS may reuse ids).
+
+The core asks a runtime once per distinct (kind, stack, creator, name), as :func:`group` caches
+its keys, so a method here may take its time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from snapdiff.model import Frame, Snapshot, Task
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """One input format: what :mod:`snapdiff.inputs` calls.
+
+    ``parse_buffer`` and ``parse_stream`` are optional fast entry points (``None`` when the
+    reader has none): a file mapped in memory, and the decompressed pieces of a gzip stream.
+    Without them the reader is given the whole input as bytes.
+    """
+
+    name: str
+    description: str
+    sniff: Callable[[bytes], bool]
+    parse: Callable[..., Snapshot]
+    parse_buffer: Callable[[Any, str], Snapshot] | None = None
+    parse_stream: Callable[[Iterable[bytes], str], Snapshot] | None = None
+    # The reader's own test of a task header line, for formats with one: a line that looks
+    # like a header but fails it is named in a warning (see snapdiff.unwrap.account).
+    is_header: Callable[[str], bool] | None = None
+
+
+def reader(module: ModuleType) -> Reader:
+    """The reader a format's module defines: ``NAME``, ``DESCRIPTION``, ``sniff``, ``parse``
+    and, optionally, ``parse_buffer``, ``parse_stream`` and ``is_header``."""
+    return Reader(
+        module.NAME,
+        module.DESCRIPTION,
+        module.sniff,
+        module.parse,
+        getattr(module, "parse_buffer", None),
+        getattr(module, "parse_stream", None),
+        getattr(module, "is_header", None),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TaskKind:
+    """A kind of task (``Task.kind``) and how reports speak of it."""
+
+    name: str
+    singular: str
+    plural: str
+    # A group key that is a resource (a socket's type and endpoint), not code: its one frame is
+    # the key, and reports show it as such rather than as a function at file:line.
+    resource: bool = False
+    # Ids that find a task in the dump (``goroutine 42``): reports list a few.
+    example_ids: bool = False
+    # Names worth showing as examples (thread names, a socket's endpoints).
+    example_names: bool = False
+    # The creation site is a statement in the code (Go's ``go`` statement): reports say
+    # "created at".
+    created_at: bool = False
+    # Who marks tasks of this kind leaked (``FLAG_LEAKED``), in reports: "marked leaked by Go".
+    marked_by: str = ""
+    # (label, value) -> (singular, plural): ``("virtual", "true")`` -> virtual thread(s).
+    label_words: tuple[tuple[tuple[str, str], str, str], ...] = ()
+
+    def words(self, n: int, labels: Sequence[tuple[str, str]] = ()) -> str:
+        for label, singular, plural in self.label_words:
+            if label in labels:
+                return singular if n == 1 else plural
+        return self.singular if n == 1 else self.plural
+
+
+def default_kind(name: str) -> TaskKind:
+    """A kind no runtime declares: its name, and an ``s`` for more than one."""
+    return TaskKind(name, name, name + "s")
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def name_pattern(name: str) -> str:
+    """``ThreadPoolExecutor-45_0`` -> ``ThreadPoolExecutor-N_N``: counters in names are clocks."""
+    return _DIGITS.sub("N", name)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """A runtime: its readers and what snapdiff knows about its tasks. Subclass and override.
+
+    ``site_hints`` ((kind, function, file) of a site) and ``name_hints`` ((kind, name pattern))
+    say what to look for when a suspect site is a library's, not the code that leaks.
+    ``id_clocks`` lists (format, kind) whose ids count up with every creation and are never
+    reused: a task's id then says when it was born.
+    """
+
+    name: str
+    title: str
+    readers: tuple[Reader, ...] = ()
+    kinds: tuple[TaskKind, ...] = ()
+    id_clocks: frozenset[tuple[str, str]] = frozenset()
+    site_hints: Mapping[tuple[str, str, str], str] = field(default_factory=dict)
+    name_hints: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    # Formats that read one process alike (a tool's text and JSON output): their sites match.
+    same_formats: tuple[frozenset[str], ...] = ()
+    # Whether the highest id going down between two dumps says the process restarted.
+    restart_by_max_id: bool = False
+    # Where a dump with task ids can be had, said when growth without ids may be a leak.
+    no_ids_hint: str = ""
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        return tuple(r.name for r in self.readers)
+
+    # --- where a task comes from --------------------------------------------------------------
+
+    def file_key(self, task: Task, path: str) -> str:
+        """A frame's file as a group key: the path as the dump gives it."""
+        return path
+
+    def pattern(self, task: Task) -> str:
+        """The part of the task's name that is a pattern of its group (``pool-N-thread-N``)."""
+        return ""
+
+    def resource_site(self, task: Task) -> tuple[str, str] | None:
+        """For a task that is a resource, (type, endpoint): its key, before any frame."""
+        return None
+
+    def implicit_site(self, task: Task) -> Frame | None:
+        """The creation site of a task whose reader found no ``created_by``: None by default
+        (the task is then grouped by its entry frame, and the report says so)."""
+        return None
+
+    def entry_frame(self, task: Task) -> Frame | None:
+        """Where the task started running: its outermost frame."""
+        return task.entry
+
+    def blocking_frame(self, frames: tuple[Frame, ...]) -> Frame | None:
+        """Where a task with this stack (innermost first) waits: its innermost frame."""
+        return frames[0] if frames else None
+
+    # --- who a task is across two dumps -------------------------------------------------------
+
+    def identity(self, task: Task) -> tuple[object, ...]:
+        """What names a task across snapshots of one process: its id and name by default (an
+        operating system reuses thread ids)."""
+        return (task.id, task.name)
+
+    def identities(self, tasks: Sequence[Task]) -> Iterator[tuple[object, ...]]:
+        """:meth:`identity` of each task (a runtime may make this a C-level pass)."""
+        return map(self.identity, tasks)
+
+    # --- words --------------------------------------------------------------------------------
+
+    def kind(self, name: str) -> TaskKind:
+        for k in self.kinds:
+            if k.name == name:
+                return k
+        return default_kind(name)
+
+    def same_format(self, a: str, b: str) -> bool:
+        return a == b or any(a in fs and b in fs for fs in self.same_formats)
+
+    def format_family(self, fmt: str) -> str:
+        """One name for the formats that read a process alike (the first in sorted order)."""
+        for fs in self.same_formats:
+            if fmt in fs:
+                return min(fs)
+        return fmt
+
+
+# What a format no runtime claims is read with (a snapshot file from a later snapdiff).
+GENERIC = Runtime("generic", "tasks")
