@@ -46,9 +46,11 @@ class Unwrapped:
 # Each: a name (said in the detail line) and a pattern for the prefix of one line. The prefix
 # and exactly one separating space go; the dump's own indentation (tabs, spaces) stays.
 _TS = r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?"
+# containerd / CRI-O log files: "<RFC 3339 time> stdout F <line>"; P marks a partial line, whose
+# rest is on the next line of the same stream.
+_CRI = re.compile(rf"^{_TS} (stdout|stderr) ([FP])(?: |$)")
 _PREFIXES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    # containerd / CRI-O log files: "<RFC 3339 time> stdout F <line>" (P: a partial line)
-    ("container runtime log prefix", re.compile(rf"^{_TS} (?:stdout|stderr) [FP](?: |$)")),
+    ("container runtime log prefix", _CRI),
     # kubectl logs --prefix
     ("kubectl --prefix", re.compile(r"^\[pod/[^\]\s]+/[^\]\s]+\] ?")),
     # kubectl logs --timestamps, docker logs -t, most loggers: a timestamp first
@@ -160,7 +162,10 @@ def unwrap(buf: Any, size: int) -> Unwrapped | None:
         if found is None:
             break
         name, pattern = found
-        lines = [pattern.sub("", ln, count=1) for ln in lines]
+        if pattern is _CRI:
+            lines = _join_cri(lines)
+        else:
+            lines = [pattern.sub("", ln, count=1) for ln in lines]
         notes.append(f"a {name} on every line")
 
     _blank_http(lines, notes)
@@ -177,6 +182,35 @@ def unwrap(buf: Any, size: int) -> Unwrapped | None:
     if not notes and out == raw:
         return None
     return Unwrapped(out, tuple(notes))
+
+
+def _join_cri(lines: list[str]) -> list[str]:
+    """Container runtime log lines without their prefix, of the stream that holds most lines; a
+    partial line (``P``) joined with its rest (the next line of its stream), which leaves an
+    empty line in its place."""
+    out = list(lines)
+    open_at: dict[str, int] = {}  # stream -> index of its line still open (P)
+    # A dump goes to one stream (stderr for Go, stdout for kill -3): the other stream's lines,
+    # written meanwhile, would fall inside its blocks. They are left out.
+    streams = [m.group(1) for m in map(_CRI.match, lines) if m is not None]
+    main = max(set(streams), key=streams.count) if streams else ""
+    for i, ln in enumerate(lines):
+        m = _CRI.match(ln)
+        if m is None:
+            continue
+        stream, tag, body = m.group(1), m.group(2), ln[m.end() :]
+        if stream != main:
+            out[i] = ""
+            continue
+        j = open_at.pop(stream, None)
+        if j is None:
+            out[i] = body
+        else:
+            out[j] += body
+            out[i] = ""
+        if tag == "P":
+            open_at[stream] = i if j is None else j
+    return out
 
 
 def _blank_http(lines: list[str], notes: list[str]) -> None:
