@@ -73,7 +73,7 @@ _PROMPT = re.compile(
     r"^(?:"
     r"(?:\([^\n]*\) +)?"  # a virtualenv or conda prefix: (venv) user@host:~$
     r"\[?[\w.-]+@[\w.-]+(?:[: ][^\s$#%>]*)?\]?[$#%] ?"  # user@host:~$ cmd, [user@host dir]$ cmd
-    r"|[$❯➜%] \S"  # $ cmd, zsh themes' ❯ and ➜
+    r"|[$❯➜➤%] \S|[❯➜➤]\s*$"  # $ cmd, the ❯, ➜ and ➤ of zsh themes
     r"|PS [A-Za-z]:\\[^>]*> ?"  # PowerShell
     r"|[A-Za-z]:\\[^>\"]*>\S"  # cmd.exe: C:\work>jstack 123
     r").*$"
