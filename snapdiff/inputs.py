@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import mmap
 import os
-import re
 import stat
 import sys
 import zlib
@@ -175,11 +174,11 @@ def _parse_buffer(
     reader = _reader(head, origin, source)
     if reader is None:
         return store.loads(buf[:], origin), 1
-    if reader.parse_buffer is not None and (len(buf) > _SPLIT_MAX or not _GO_MARKS.search(buf)):
+    if reader.parse_buffer is not None and (len(buf) > _SPLIT_MAX or _go_marks(buf) < 2):
         # One dump (for Go: no crash or SIGQUIT header twice), read a window at a time.
         snap = _checked(reader.parse_buffer(buf, origin), reader)
         if len(buf) <= _SPLIT_MAX:
-            snap = _accounted(snap, buf[:], reader)
+            snap = _accounted(snap, buf, reader)
         return _noted(snap, notes), 1
     return _read_dumps(buf[:], origin, reader, keep_locals, dump, notes, each)
 
@@ -187,12 +186,12 @@ def _parse_buffer(
 # Inputs larger than this are not looked at for several dumps (a Go debug=2 dump of gigabytes is
 # one dump, read a window at a time).
 _SPLIT_MAX = 64 * 1024 * 1024
-# A Go input with a second of these lines may hold several dumps (two SIGQUIT dumps in a stderr).
-_GO_MARKS = re.compile(
-    rb"^(?:SIGQUIT: quit|SIGABRT: abort|panic: |fatal error: )[^\n]*\n(?s:.*?)"
-    rb"^(?:SIGQUIT: quit|SIGABRT: abort|panic: |fatal error: )",
-    re.M,
-)
+# A Go input with two of these lines may hold several dumps (two SIGQUIT dumps in a stderr).
+_GO_MARKS = (b"SIGQUIT: quit", b"SIGABRT: abort", b"panic: ", b"fatal error: ")
+
+
+def _go_marks(buf: Buffer) -> int:
+    return sum(unwrap.count_lines(buf, mark) for mark in _GO_MARKS)
 
 
 def _read_dumps(
@@ -279,7 +278,7 @@ def _finish(
     return _noted(_accounted(snap, data, reader), notes)
 
 
-def _accounted(snap: Snapshot, data: bytes, reader: runtimes.Source) -> Snapshot:
+def _accounted(snap: Snapshot, data: Buffer, reader: runtimes.Source) -> Snapshot:
     """A warning when the input has more lines that look like task headers than tasks read."""
     found = unwrap.account(data, reader.name, snap.total, reader.is_header)
     if found is None:
