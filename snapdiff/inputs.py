@@ -165,7 +165,9 @@ def _parse_buffer(
     if _is_blank(buf[: runtimes.SNIFF_BYTES]) and _is_blank(buf):
         raise InputError(f"{origin}: empty input: no dump to read")
     notes: tuple[str, ...] = ()
-    wrapped = unwrap.unwrap(buf, len(buf))
+    # A binary format (the pprof protobuf) is never unwrapped: only text is.
+    binary = runtimes.SOURCES[_PPROF].sniff(buf[: runtimes.SNIFF_BYTES])
+    wrapped = None if binary else unwrap.unwrap(buf, len(buf))
     if wrapped is not None:
         buf, notes = wrapped.data, wrapped.notes
         if _is_blank(buf):
@@ -253,6 +255,7 @@ def _read_dumps(
     return replace(snap, warnings=(said, *snap.warnings)), count
 
 
+_PPROF = "go-goroutine-pprof"
 _DUMPS = {
     "go-goroutine-text": "goroutine dumps",
     "go-goroutine-debug1": "goroutine profiles",

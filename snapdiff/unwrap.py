@@ -104,7 +104,9 @@ def wrapped(head: bytes) -> bool:
     if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) or head[:3] == codecs.BOM_UTF8:
         return True
     if b"\x00" in head[:512]:
-        return True  # UTF-16 without a byte order mark; _decode_utf16 decides
+        # UTF-16 without a byte order mark; any other NUL is binary data (a protobuf
+        # profile), which is never rewritten.
+        return _decode_utf16(bytes(head[:512])) is not None
     if b"\r\n" in head or b"```" in head or b"~~~" in head:
         return True
     text = head.decode("utf-8", errors="replace")
