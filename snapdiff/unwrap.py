@@ -358,7 +358,7 @@ def dump_starts(text: str, fmt: str) -> list[int]:
 # the readers (which are strict); more such lines than tasks read means headers were skipped.
 _LOOSE_HEADERS: dict[str, re.Pattern[bytes]] = {
     "go-goroutine-text": re.compile(
-        rb"^goroutine [1-9][0-9]* (?:gp=\S+ m=\S+ (?:mp=\S+ )?)?\[", re.M
+        rb"^goroutine ([1-9][0-9]*) (?:gp=\S+ m=\S+ (?:mp=\S+ )?)?\[[^\n]*", re.M
     ),
     "jvm-text": re.compile(
         rb'^"[^"\n]*"[^\n]*?(?:\btid=|\bnid=| - Thread t@\d|\b[Ii]d=\d+ )[^\n]*', re.M
@@ -418,16 +418,23 @@ def account(
         and _count_lines(data, b"goroutine ") - _count_lines(data, b"goroutine 0 ") <= read
     ):
         return None  # the quick count (C passes, a window at a time): nothing unaccounted
-    matches = pattern.findall(data)
-    if len(matches) <= read:
+    found = list(pattern.finditer(data))
+    if fmt == "go-goroutine-text":
+        # A goroutine printed twice (a dump written over itself) is read once, as the reader
+        # says: only distinct ids count.
+        firsts: dict[bytes, re.Match[bytes]] = {}
+        for m in found:
+            firsts.setdefault(m.group(1), m)
+        found = list(firsts.values())
+    if len(found) <= read:
         return None
     missed: list[int] = []
     if understood is not None:
         data = bytes(data)  # a mapped file: line numbers need bytes.count
         line, pos = 1, 0
-        for m in pattern.finditer(data):
+        for m in found:
             line += data.count(b"\n", pos, m.start())
             pos = m.start()
             if not understood(m.group().decode("utf-8", errors="replace").rstrip("\r")):
                 missed.append(line)
-    return Unaccounted(len(matches), tuple(missed))
+    return Unaccounted(len(found), tuple(missed))

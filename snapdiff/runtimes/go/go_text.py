@@ -670,6 +670,9 @@ def parse_reference(data: bytes, origin: str, *, keep_locals: bool = False) -> S
     lines = text.split("\n")
     # The last element is "" after a final newline, or the line that was cut.
     tail = lines.pop()
+    if tail and _WHOLE_TAIL.match(tail.encode("utf-8", errors="surrogateescape")):
+        lines.append(tail)  # no final newline, but a whole last line: read as a line
+        tail = ""
     machine = _Machine(origin, _Tables())
     machine.feed(lines, 1, tail)
     return machine.end(tail, len(lines), len(data))
