@@ -22,7 +22,11 @@ a process that only loads the snapshot file it wrote, ``snapdiff show SNAPSHOT``
 
 ``--compare NAME=COMMAND`` also times another program on each input in the same run, as a
 whole process (``{input}`` in COMMAND stands for the dump's path): another parser, built
-beside the project, measured on the same files with the same machine load.
+beside the project, measured on the same files with the same machine load, in rounds
+alternating with snapdiff's ``show`` (best and median printed). The program must
+print the number of goroutines it read as the first number on its standard output: its line
+shows that count (not the input's), and its goroutines/s are of what it read. An exit status
+of 1 (some goroutines not read) is shown, not taken as a failure.
 
     python bench/bench_parse.py --compare 'gostackparse=/tmp/gsp/gsp {input}' --no-diff
 """
@@ -37,6 +41,7 @@ import resource
 import shlex
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -162,16 +167,28 @@ class Measure(NamedTuple):
 
 def measure(cmd: list[str], env: dict[str, str] | None = None) -> Measure:
     """One whole process, as ``wait4`` reports it."""
+    return _measure(cmd, env)[0]
+
+
+def _measure(
+    cmd: list[str], env: dict[str, str] | None = None, ok: tuple[int, ...] = (0, 5)
+) -> tuple[Measure, bytes, int]:
+    """One whole process, its standard output (to a file: no pipe to drain while it runs)
+    and its exit status."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    assert proc.stderr is not None
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, env=env)
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        out.seek(0)
+        said = out.read(4096)
     proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode not in (0, 5):
+    if proc.returncode not in ok:
         raise SystemExit(f"failed: {' '.join(cmd)}\n{err.decode()}")
-    return Measure(wall, usage.ru_maxrss, usage.ru_utime + usage.ru_stime, usage.ru_minflt)
+    usage_cpu = usage.ru_utime + usage.ru_stime
+    return Measure(wall, usage.ru_maxrss, usage_cpu, usage.ru_minflt), said, proc.returncode
 
 
 def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, float]:
@@ -216,6 +233,61 @@ def report(label: str, size: int, n: int, timing: tuple[float, int, float], floo
         f"(read floor {floor:.2f} s)",
         flush=True,
     )
+
+
+def _show_rounds(
+    name: str, dump: Path, size: int, n: int, floor: float, args: argparse.Namespace
+) -> None:
+    """``show`` of one dump, the compared programs on it and ``show`` in pure Python, in
+    rounds: each round runs each once, in turn, so that a slow spell of a busy machine falls
+    on all of them alike. Prints the best and the median wall time of each; for a compared
+    program, also how many times its time snapdiff's ``show`` took (above 1: snapdiff is
+    faster), best against best and median against median."""
+    quiet = ["-q", "-f", "json", "-o", os.devnull]
+    cases: list[tuple[str, list[str], dict[str, str] | None, bool]] = [
+        (f"show {name}", [*SNAPDIFF, "show", str(dump), *quiet], None, False)
+    ]
+    for other in args.compare:
+        label, _, command = other.partition("=")
+        cmd = [part.replace("{input}", str(dump)) for part in shlex.split(command)]
+        cases.append((f"{label} {name}", cmd, None, True))
+    if not args.no_pure:  # the reader without the compiled scanner (its worker too)
+        pure = {**os.environ, "SNAPDIFF_PURE_PYTHON": "1"}
+        cases.append((f"show {name} (pure Python)", cases[0][1], pure, False))
+    runs: dict[str, list[tuple[Measure, bytes, int]]] = {case[0]: [] for case in cases}
+    failed: dict[str, str] = {}
+    for _ in range(args.repeat):
+        for label, cmd, env, other in cases:
+            if label in failed:
+                continue
+            try:
+                runs[label].append(_measure(cmd, env, ok=(0, 1) if other else (0, 5)))
+            except SystemExit as error:  # it cannot read this input: say so, go on
+                said = str(error).splitlines()
+                failed[label] = said[1] if len(said) > 1 else ""
+    ours = sorted(m.wall for m, _, _ in runs[cases[0][0]])
+    for label, _, _, other in cases:
+        if label in failed:
+            print(f"{label}: failed: {failed[label]}")
+            continue
+        measured = runs[label]
+        walls = sorted(m.wall for m, _, _ in measured)
+        counted = n
+        if other:
+            first = re.search(rb"[0-9]+", measured[0][1])
+            counted = int(first.group()) if first else -1
+            if measured[0][2]:
+                label += f" (exit {measured[0][2]})"
+        timing = (walls[0], max(m.rss for m, _, _ in measured), min(m.cpu for m, _, _ in measured))
+        report(label, size, counted, timing, floor)
+        median = statistics.median(walls)
+        line = f"{'':34} wall median {median:6.2f} s of {len(walls)} runs"
+        if other and ours:
+            line += (
+                f"; snapdiff show is {walls[0] / ours[0]:.2f}x faster at best, "
+                f"{median / statistics.median(ours):.2f}x at median"
+            )
+        print(line, flush=True)
 
 
 def make_input(name: str, folder: Path, binary: list[Path]) -> Path:
@@ -286,6 +358,9 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="make and keep the inputs in this folder")
     parser.add_argument("--no-diff", action="store_true", help="skip the diff and snapshot runs")
     parser.add_argument(
+        "--no-pure", action="store_true", help="skip `show` with SNAPDIFF_PURE_PYTHON=1"
+    )
+    parser.add_argument(
         "--compare",
         action="append",
         default=[],
@@ -330,16 +405,7 @@ def main() -> None:
             read = [sys.executable, "-c", f"open({str(dump)!r}, 'rb').read()"]
             floor = best(read, args.repeat)[0]
             quiet = ["-q", "-f", "json", "-o", os.devnull]
-            timing = best([*SNAPDIFF, "show", str(dump), *quiet], args.repeat)
-            report(f"show {name}", size, n, timing, floor)
-            for other in args.compare:
-                label, _, command = other.partition("=")
-                cmd = [part.replace("{input}", str(dump)) for part in shlex.split(command)]
-                try:
-                    report(f"{label} {name}", size, n, best(cmd, args.repeat), floor)
-                except SystemExit as failed:  # it cannot read this input: say so, go on
-                    said = str(failed).splitlines()
-                    print(f"{label} {name}: failed: {said[1] if len(said) > 1 else ''}")
+            _show_rounds(name, dump, size, n, floor, args)
             start, passes = _floors(dump, args.checkout, args.repeat)
             mib = size / (1 << 20)
             # Both cores at best: start-up once, the passes shared evenly (a computed bound).
@@ -350,10 +416,6 @@ def main() -> None:
                 f"cores: {shared:.2f} s, {mib / shared:.1f} MiB/s)",
                 flush=True,
             )
-            if size >= 8 << 20:  # go_text.PARALLEL_MIN: the same without the worker process
-                one = {**os.environ, "SNAPDIFF_ONE_PROCESS": "1"}
-                timing = best([*SNAPDIFF, "show", str(dump), *quiet], args.repeat, one)
-                report(f"show {name} (1 process)", size, n, timing, floor)
             if args.no_diff:
                 continue
             timing = best([*SNAPDIFF, "diff", str(dump), str(dump), *quiet], args.repeat)

@@ -62,7 +62,16 @@ def generated() -> str:
     parts = [_block("snapdiff", run(["--help"]))]
     for name in command_names():
         parts.append(_block(f"snapdiff {name}", run([name, "--help"])))
-    parts.append("## Output of `snapdiff formats`\n\n```text\n" + run(["formats"]) + "\n```\n")
+    # Its last line says which reader of Go dumps this machine runs: not the same everywhere.
+    listed = "\n".join(
+        line for line in run(["formats"]).splitlines() if not line.startswith("Go dumps are")
+    )
+    parts.append(
+        "## Output of `snapdiff formats`\n\n```text\n"
+        + listed
+        + "\n```\n\nThen a line says which reader of Go dumps runs: the compiled scanner, or"
+        " the pure-Python reader and why ([guide](guide.md)).\n"
+    )
     return "\n".join(parts)
 
 

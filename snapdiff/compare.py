@@ -21,6 +21,7 @@ from snapdiff import runtimes
 from snapdiff.group import GroupKey, site_key
 from snapdiff.model import FLAG_LEAKED, Frame, Snapshot, SourceInfo, Task, new_task
 from snapdiff.runtime import Runtime
+from snapdiff.waits import Waiting, waiting
 
 # The passes over every task of a group are made of these, run by map/filter/Counter in C: a
 # Python loop per task would cost more than reading the dump did.
@@ -66,6 +67,11 @@ class GroupSummary:
     example_names: tuple[str, ...] = ()
     # Where the tasks of ``stack`` wait, as their runtime sees it.
     blocking: Frame | None = None
+    # Where most of the group's tasks wait (the application's own frame) and their ages.
+    waiting: Waiting | None = None
+    # Whose tasks these are when not the application's: "runtime" (the runtime's own),
+    # "capture" (the debug endpoint writing the dump), "" (the application's).
+    owner: str = ""
 
 
 class SummaryFields:
@@ -110,6 +116,10 @@ class SummaryFields:
     @property
     def blocking(self) -> Frame | None:
         return self.summary.blocking
+
+    @property
+    def waiting(self) -> Waiting | None:
+        return self.summary.waiting
 
 
 def marked_by(who: str) -> str:
@@ -284,7 +294,17 @@ def summarise(
         labels=_labels(prof),
         example_names=_example_names(key.kind, tasks, rt),
         blocking=rt.blocking_frame(stack),
+        waiting=waiting(prof, rt),
+        owner=_owner(key, stack, rt),
     )
+
+
+def _owner(key: GroupKey, stack: tuple[Frame, ...], rt: Runtime) -> str:
+    if rt.kind(key.kind).resource:
+        return ""
+    if rt.is_internal(key.function):
+        return "runtime"
+    return "capture" if rt.is_capture_own(stack) else ""
 
 
 def identity(task: Task, rt: Runtime) -> tuple[object, ...]:

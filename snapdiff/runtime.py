@@ -157,6 +157,28 @@ class Runtime:
         """Where a task with this stack (innermost first) waits: its innermost frame."""
         return frames[0] if frames else None
 
+    def is_app_frame(self, frame: Frame) -> bool:
+        """The frame is the application's own code, not the runtime's, the standard library's
+        or a well-known framework's. By default nothing is known, and no frame is."""
+        return False
+
+    def app_frame(self, frames: tuple[Frame, ...]) -> Frame | None:
+        """The innermost frame of the application's own code in a stack (innermost first): where
+        a report says its tasks wait. None when no frame is (then :meth:`blocking_frame`)."""
+        for frame in frames:
+            if frame.function and self.is_app_frame(frame):
+                return frame
+        return None
+
+    def is_capture_own(self, frames: tuple[Frame, ...]) -> bool:
+        """The task is the capture's own (a debug endpoint writing the very dump being read)."""
+        return False
+
+    def is_internal(self, function: str) -> bool:
+        """A group keyed by this function is the runtime's own tasks (a VM's threads with no
+        stack, which have no function)."""
+        return not function
+
     # --- who a task is across two dumps -------------------------------------------------------
 
     def identity(self, task: Task) -> tuple[object, ...]:

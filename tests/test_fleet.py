@@ -211,7 +211,7 @@ def test_trend_of_the_fleet_folder_in_every_format():
     assert md.exit_code == 0
     assert md.stdout.startswith("### snapdiff trend of 6 replicas: 1 suspect site\n")
     assert "SUSPECT on 4 of 6 replicas" in md.stdout
-    assert "| **SUSPECT 4/6** | `main.fetchAll` leaky/fanout.go:33 | 6/6 |" in md.stdout
+    assert "| **SUSPECT 4/6** | `main.fetchAll` `leaky/fanout.go:33` | 6/6 |" in md.stdout
 
     js = run("trend", str(FLEET), "-q", "-f", "json")
     doc = orjson.loads(js.stdout_bytes)

@@ -233,14 +233,16 @@ def test_markdown_report_is_inert(dumps: list[Path]) -> None:
         bad = CONTROL.findall(out)
         assert not bad, f"control characters in the Markdown report: {sorted(set(bad))!r}"
         prose = _outside_fences(out)
+        # A code span shows a tag literally (the rendered HTML is checked below).
+        bare = "\n".join(_without_code_spans(line) for line in prose.splitlines())
         for raw in RAW_HTML:
             if raw in ("</details>", "</summary>"):
                 # Only our own closing tags: one per block, at its own place.
-                opened = prose.count("<details><summary>")
-                assert prose.count("</summary>") == opened
-                assert len(re.findall(r"^</details>$", prose, re.M)) == prose.count(raw) == opened
+                opened = bare.count("<details><summary>")
+                assert bare.count("</summary>") == opened
+                assert len(re.findall(r"^</details>$", bare, re.M)) == bare.count(raw) == opened
             else:
-                assert raw not in prose, raw
+                assert raw not in bare, raw
         # Tables: every row has as many cells as its table's header.
         tables = [block.splitlines() for block in re.findall(r"(?:^\|.*\n?)+", prose, re.M)]
         assert tables
@@ -357,3 +359,94 @@ def test_capture_lines_show_a_documents_kind_inertly() -> None:
     shown = _kind(Snapshot(SourceInfo("snapdiff-probe", "http://127.0.0.1:1"), (task,)))
     assert "\\x1b[31mred" in shown
     assert not CONTROL.findall(shown)
+
+
+# --- Jira wiki markup ----------------------------------------------------------------------------
+
+
+def _outside_noformat(jira: str) -> tuple[str, int]:
+    """The markup without its ``{noformat}`` blocks, and how many there were."""
+    out, inside, blocks = [], False, 0
+    for line in jira.splitlines():
+        if line == "{noformat}":
+            inside = not inside
+            blocks += inside
+            continue
+        if not inside:
+            out.append(line)
+    assert not inside, "a {noformat} block is never closed"
+    return "\n".join(out), blocks
+
+
+def _jira_cells(row: str) -> int:
+    return len(re.split(r"(?<!\\)\|+", row)) - 2
+
+
+def test_jira_report_is_inert(dumps: list[Path]) -> None:
+    for args in commands(dumps):
+        out, _ = run(*args, "--format", "jira")
+        assert not CONTROL.findall(out)
+        prose, blocks = _outside_noformat(out)
+        # Only our own blocks: one {noformat} pair per stack shown, one {expand} pair per block.
+        assert prose.count("{noformat}") == 0
+        assert prose.count("{expand}") == len(re.findall(r"^\{expand:", prose, re.M))
+        # Nothing from the dump becomes a link, an image, a mention or emphasis.
+        assert not re.search(r"https?://", prose), "an autolink survived"
+        assert "[click]" not in prose and "!img" not in prose.replace("\\!img", "")
+        assert not re.search(r"(?<![\\{])\*\*bold", prose)
+        # Tables: every row has as many cells as its table's header.
+        for table in re.findall(r"(?:^\|.*\n?)+", prose, re.M):
+            rows = table.splitlines()
+            assert {_jira_cells(r) for r in rows} == {_jira_cells(rows[0])}, rows[:2]
+        # The hostile text is still there to read, escaped.
+        assert "\\[bold red\\]x\\[/\\]" in prose
+        if args[0] == "diff" and "tcp connected" not in out:
+            assert blocks, "the suspects' stacks are in {noformat} blocks"
+
+
+# --- HTML ------------------------------------------------------------------------------------
+
+HTML_TAGS = {
+    "html", "head", "meta", "title", "style", "body", "main", "h1", "h2", "p", "code", "table",
+    "thead", "tbody", "tr", "th", "td", "details", "summary", "pre", "section", "ul", "li",
+    "span", "svg", "polyline", "line", "text", "rect", "script", "a", "div",
+}  # fmt: skip
+
+
+class _Elements:
+    """Every element and attribute of a page, as a browser's parser sees them."""
+
+    def __init__(self, page: str) -> None:
+        from html.parser import HTMLParser
+
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+        self.text: list[str] = []
+        outer = self
+
+        class Parser(HTMLParser):
+            def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+                outer.tags.append((tag, attrs))
+
+            def handle_data(self, data: str) -> None:
+                outer.text.append(data)
+
+        Parser(convert_charrefs=True).feed(page)
+
+
+def test_html_report_is_inert(dumps: list[Path]) -> None:
+    for args in commands(dumps):
+        out, _ = run(*args, "--format", "html")
+        assert not CONTROL.findall(out)
+        page = _Elements(out)
+        assert {tag for tag, _ in page.tags} <= HTML_TAGS
+        assert [tag for tag, _ in page.tags].count("script") == 1  # our own, at the end
+        for tag, attrs in page.tags:
+            for name, value in attrs:
+                assert not name.startswith("on"), (tag, name)
+                assert name not in ("src", "href", "srcset", "action"), (tag, name, value)
+            assert ("open", None) not in attrs
+        text = "".join(page.text)
+        # The hostile text is there to read, as text.
+        assert "[bold red]x[/]" in text
+        assert "<script>alert(1)</script>" in text or "tcp connected" in text
+        assert "more characters)" in text

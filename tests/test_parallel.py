@@ -40,6 +40,13 @@ GENERATED_BLOCK = (
 )
 
 
+@pytest.fixture(autouse=True)
+def _pure_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker belongs to the pure-Python reader: the compiled scanner (one process) is
+    tested in test_scanner.py."""
+    monkeypatch.setenv("SNAPDIFF_PURE_PYTHON", "1")
+
+
 def in_process(data: bytes, window: int, share: tuple[bool, ...]) -> tuple[Snapshot, int, int]:
     """Read ``data`` as the parallel path does, with the scans made here: the snapshot, the
     number of scans applied and the number that fell back to reading the window."""

@@ -26,6 +26,7 @@ ENV = {"COLUMNS": "100", "LINES": "50", "NO_COLOR": None, "FORCE_COLOR": None, "
 GO127 = GO_DUMPS / "go1.27"
 GO119 = GO_DUMPS / "go1.19"
 PY312 = PY_DUMPS / "py3.12"
+JDK17 = ROOT / "samples" / "java" / "dumps" / "jdk17"
 
 CASES = {
     "diff/go1.27": [
@@ -33,9 +34,10 @@ CASES = {
     ],
     "diff/go1.19": ["diff", str(GO119 / "t0.debug2.txt"), str(GO119 / "t1.debug2.txt")],
     "diff/py3.12": ["diff", str(PY312 / "t0.json"), str(PY312 / "t1.json")],
+    "diff/jdk17": ["diff", str(JDK17 / "t0.txt"), str(JDK17 / "t1.txt")],
     "show/go1.27-goroutineleak": ["show", str(GO127 / "t1.goroutineleak.debug2.txt")],
 }  # fmt: skip
-FORMATS = {"text": "txt", "markdown": "md", "json": "json"}
+FORMATS = {"text": "txt", "markdown": "md", "json": "json", "jira": "jira", "html": "html"}
 
 
 def run(args: list[str], env: dict[str, str | None] | None = None) -> tuple[int, str, str]:
@@ -83,7 +85,8 @@ def test_quiet_leaves_stderr_empty(case: str) -> None:
 @pytest.mark.parametrize("width", [80, 100, 120])
 @pytest.mark.parametrize("case", CASES)
 def test_text_fits_the_width_and_loses_nothing(case: str, width: int) -> None:
-    code, out, _ = run([*CASES[case], "-q", "--color", "never"], {"COLUMNS": str(width)})
+    every = ["--all"] if case.startswith("diff/") else []  # show lists every group anyway
+    code, out, _ = run([*CASES[case], "-q", *every, "--color", "never"], {"COLUMNS": str(width)})
     assert code == 0
     lines = out.splitlines()
     assert max(len(line) for line in lines) <= width
@@ -92,6 +95,12 @@ def test_text_fits_the_width_and_loses_nothing(case: str, width: int) -> None:
     joined = re.sub(r"\n +", "", out)
     if "py3.12" in case:
         assert "/lib/python3.12/concurrent/futures/thread.py:89" in joined
+    elif "jdk17" in case:
+        assert "suspect java.util.concurrent.ThreadPoolExecutor$Worker.run: 61 threads" in joined
+        assert (
+            "at java.util.concurrent.LinkedBlockingQueue.take (LinkedBlockingQueue.java:435)"
+            in (re.sub(r"\n *", " ", out))
+        )
     else:
         assert "main.fetchAll" in out
         # In the table the numbers sit on a folded name's first line: look for both parts.
@@ -131,10 +140,14 @@ def test_markdown_renders_as_intended() -> None:
     html = markdown_it.MarkdownIt("commonmark").enable("table").render(out)
     assert html.count("<table>") == 1
     rows = re.findall(r"<tr>(.*?)</tr>", html, re.S)
-    assert len(rows) == 12
+    assert len(rows) == 3  # the heading, the suspect, the churning site
     assert {len(re.findall(r"<t[hd][ >]", r)) for r in rows} == {9}
     assert "<td><strong>SUSPECT</strong></td>" in html
-    assert "<code>net/http.(*connReader).startBackgroundRead</code>" in html
+    # The steady and internal sites, the capture's own HTTP goroutines among them, are in a
+    # collapsed block under the table.
+    folded = html.split("steady or internal sites", 1)[1].split("</details>", 1)[0]
+    assert "<code>net/http.(*connReader).startBackgroundRead</code>" in folded
+    assert folded.count("<li>") == 9
     assert '<pre><code class="language-text">main.fetchOne' in html
 
 

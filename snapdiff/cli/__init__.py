@@ -28,6 +28,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -51,13 +52,24 @@ def _main(
     _common.state["traceback"] = traceback or bool(os.environ.get("SNAPDIFF_TRACEBACK"))
 
 
-app.command("diff")(report.diff_cmd)
-app.command("show")(report.show_cmd)
-app.command("convert")(report.convert_cmd)
-app.command("formats")(report.formats_cmd)
-app.command("capture")(capture.capture_cmd)
-app.command("trend")(trend.trend_cmd)
-app.command("watch")(trend.watch_cmd)
+# The one-line summaries --help lists, said whole (a docstring's first line would be cut).
+app.command("diff", short_help="Compare two dumps: which creation sites accumulated tasks.")(
+    report.diff_cmd
+)
+app.command("show", short_help="Group the tasks of one dump by creation site.")(report.show_cmd)
+app.command("convert", short_help="Save a dump as a snapshot file with its capture time.")(
+    report.convert_cmd
+)
+app.command("formats", short_help="List the input formats snapdiff reads.")(report.formats_cmd)
+app.command("capture", short_help="Capture a snapshot of a live service, once or as a series.")(
+    capture.capture_cmd
+)
+app.command("trend", short_help="Judge a series of snapshots: which sites keep accumulating.")(
+    trend.trend_cmd
+)
+app.command("watch", short_help="Capture a live service every few seconds; the top sites live.")(
+    trend.watch_cmd
+)
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from snapdiff.gate import Crossed
     from snapdiff.model import Snapshot
+    from snapdiff.render.options import ReportOptions
 
 # The report formats, one per renderer (snapdiff.render.RENDERERS), in its order.
 Format = StrEnum("Format", {name: name for name in RENDERERS})  # type: ignore[misc]
@@ -52,13 +53,17 @@ FormatOpt = Annotated[
 ]
 OutputOpt = Annotated[
     str | None,
-    typer.Option("--output", "-o", help="Write the report to FILE ('-' for stdout)."),
+    typer.Option(
+        "--output", "-o", metavar="FILE", help="Write the report to FILE ('-' for stdout)."
+    ),
 ]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing output file.")]
 SourceOpt = Annotated[
     str | None,
     typer.Option(
-        "--source", help="Read inputs as this format instead of detecting it (see 'formats')."
+        "--source",
+        metavar="NAME",
+        help="Read inputs as this format instead of detecting it (see 'formats').",
     ),
 ]
 ColorOpt = Annotated[
@@ -74,6 +79,48 @@ DumpOpt = Annotated[
     ),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines on stderr.")]
+AllOpt = Annotated[
+    bool,
+    typer.Option(
+        "--all", help="List every group; by default steady and internal ones are one line."
+    ),
+]
+LinkOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--link-template",
+        metavar="URL",
+        help="Link file:line to the code in Markdown, Jira and HTML: a URL with {path}, {line} "
+        "and {ref} (default: $SNAPDIFF_LINK_TEMPLATE).",
+    ),
+]
+PathMapOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--path-map",
+        metavar="FROM=TO",
+        help="With --link-template: a build path prefix and the repository path it stands for "
+        "(repeat; default: $SNAPDIFF_PATH_MAP). Paths no map matches get no link.",
+    ),
+]
+RefOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--link-ref",
+        metavar="REF",
+        help="The {ref} of --link-template: a commit, tag or branch (default: "
+        "$SNAPDIFF_LINK_REF, else main).",
+    ),
+]
+
+
+def report_options(
+    all_groups: bool, template: str | None, path_map: list[str] | None, ref: str | None
+) -> ReportOptions:
+    """What the reader asked of the report: every group, links to the code."""
+    from snapdiff.render.options import ReportOptions, links_from
+
+    return ReportOptions(all_groups, links_from(template, path_map, ref))
 
 
 def stderr() -> Console:
@@ -133,17 +180,35 @@ def handle_errors() -> Iterator[None]:
         raise typer.Exit(int(ExitCode.BUG)) from None
 
 
+def as_passed(snap: Snapshot, path: str) -> Snapshot:
+    """The snapshot named by the path the user passed: a snapshot file records the dump it was
+    made from as its origin, which a report's footer would name instead (kept in ``capture``
+    as ``dump``)."""
+    from dataclasses import replace
+
+    origin = snap.source.origin
+    if path == "-" or origin == path:
+        return snap
+    capture = (*snap.source.capture, ("dump", origin))
+    return replace(snap, source=replace(snap.source, origin=path, capture=capture))
+
+
 def load(
     path: str,
     source: str | None,
     quiet: bool,
     *,
     keep_locals: bool = False,
+    passed: bool = True,
     dump: int | None = None,
 ) -> Snapshot:
+    """Read one input; ``passed``: named by the path given (not by the dump a snapshot file was
+    made from; ``convert`` keeps that)."""
     from snapdiff import inputs
 
     snap = inputs.load(path, source, keep_locals=keep_locals, dump=dump)
+    if passed:
+        snap = as_passed(snap, path)
     if not quiet:
         kinds = {t.kind for t in snap.tasks}
         kind = kinds.pop() + "s" if len(kinds) == 1 else "tasks"
@@ -203,6 +268,7 @@ def emit(
     color: Color,
     report: str,
     result: object,
+    options: ReportOptions | None = None,
 ) -> None:
     """Write ``result`` in ``fmt`` with the renderer of that format for ``report``
     (:data:`snapdiff.render.RENDERERS`). Only that renderer is imported: JSON and Markdown
@@ -211,6 +277,10 @@ def emit(
     if not renderer.renders(report):
         raise UsageError(f"--format {fmt.value} has no {report} report")
     render = renderer.function(report)
+    if options is not None:
+        from functools import partial
+
+        render = partial(render, options=options)
     if renderer.output == "console":
         if output is None or output == "-":
             try:
@@ -224,7 +294,7 @@ def emit(
         render(result, console_for(color, buf))
         data = buf.getvalue().encode()
     elif renderer.output == "text":
-        data = render(result).encode()
+        data = render(result).encode("utf-8")
     else:
         data = render(result)
     from snapdiff.output import write_bytes

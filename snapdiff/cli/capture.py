@@ -137,7 +137,8 @@ def capture_cmd(
         int, typer.Option("--parallel", min=1, help="Fleet: capture at most N replicas at once.")
     ] = 16,
     pid: Annotated[
-        int | None, typer.Option("--pid", "-p", help="A Python process to dump with py-spy.")
+        int | None,
+        typer.Option("--pid", "-p", metavar="PID", help="A Python process to dump with py-spy."),
     ] = None,
     output: Annotated[
         str | None,
@@ -155,18 +156,23 @@ def capture_cmd(
         bool, typer.Option("--raw", help="Also keep the raw bytes (gzip) beside it.")
     ] = False,
     every: Annotated[
-        str | None, typer.Option("--every", help="Capture a series: every 30s, 5m...")
+        str | None,
+        typer.Option("--every", metavar="DURATION", help="Capture a series: every 30s, 5m..."),
     ] = None,
     count: Annotated[
-        int | None, typer.Option("--count", min=1, help="How many captures in the series.")
+        int | None,
+        typer.Option("--count", min=1, metavar="N", help="How many captures in the series."),
     ] = None,
     for_: Annotated[
-        str | None, typer.Option("--for", help="How long the series runs (10m).")
+        str | None,
+        typer.Option("--for", metavar="DURATION", help="How long the series runs (10m)."),
     ] = None,
     keep_going: Annotated[
         bool, typer.Option("--keep-going", help="In a series, go on after a failed capture.")
     ] = False,
-    py_spy: Annotated[str | None, typer.Option("--py-spy", help="The py-spy to use.")] = None,
+    py_spy: Annotated[
+        str | None, typer.Option("--py-spy", metavar="FILE", help="The py-spy to use.")
+    ] = None,
     nonblocking: Annotated[
         bool,
         typer.Option("--nonblocking", help="py-spy: do not pause the target (stacks may tear)."),
@@ -182,26 +188,45 @@ def capture_cmd(
     debug: Annotated[
         int | None,
         typer.Option(
-            "--debug", min=0, max=2, help="Go pprof: debug=2, 1 or 0 (protobuf) (default 2)."
+            "--debug",
+            min=0,
+            max=2,
+            metavar="N",
+            help="Go pprof: debug=2, 1 or 0 (protobuf) (default 2).",
         ),
     ] = None,
     header: Annotated[
-        list[str] | None, typer.Option("--header", "-H", help="HTTP header 'Name: value' (repeat).")
+        list[str] | None,
+        typer.Option(
+            "--header", "-H", metavar="HEADER", help="HTTP header 'Name: value' (repeat)."
+        ),
     ] = None,
     token_env: Annotated[
-        str | None, typer.Option("--token-env", help="Bearer token from this environment variable.")
+        str | None,
+        typer.Option(
+            "--token-env", metavar="NAME", help="Bearer token from this environment variable."
+        ),
     ] = None,
     token_file: Annotated[
-        str | None, typer.Option("--token-file", help="Bearer token from this file.")
+        str | None,
+        typer.Option("--token-file", metavar="FILE", help="Bearer token from this file."),
     ] = None,
     connect_timeout: Annotated[
-        str, typer.Option("--connect-timeout", help="HTTP: time to connect.")
+        str, typer.Option("--connect-timeout", metavar="DURATION", help="HTTP: time to connect.")
     ] = "5s",
     timeout: Annotated[
-        str, typer.Option("--timeout", help="Time for the whole capture (HTTP transfer, py-spy).")
+        str,
+        typer.Option(
+            "--timeout",
+            metavar="DURATION",
+            help="Time for the whole capture (HTTP transfer, py-spy).",
+        ),
     ] = "60s",
     max_bytes: Annotated[
-        int, typer.Option("--max-bytes", min=1, help="HTTP: refuse bodies larger than this.")
+        int,
+        typer.Option(
+            "--max-bytes", min=1, metavar="N", help="HTTP: refuse bodies larger than this."
+        ),
     ] = DEFAULT_MAX_BYTES,
     allow_other_hosts: Annotated[
         bool, typer.Option("--allow-other-hosts", help="HTTP: follow redirects to other hosts.")

@@ -16,14 +16,18 @@ import typer
 
 from snapdiff.cli._common import (
     DEFAULT_FORMAT,
+    AllOpt,
     Color,
     ColorOpt,
     DumpOpt,
     ForceOpt,
     FormatOpt,
     GroupByOpt,
+    LinkOpt,
     OutputOpt,
+    PathMapOpt,
     QuietOpt,
+    RefOpt,
     SourceOpt,
     clean,
     emit,
@@ -31,6 +35,7 @@ from snapdiff.cli._common import (
     handle_errors,
     load,
     parse_duration,
+    report_options,
     say,
     warn,
 )
@@ -65,19 +70,24 @@ def diff_cmd(
         ),
     ] = None,
     after_wait: Annotated[
-        str,
-        typer.Option("--after", metavar="DURATION", help="With --live: time between captures."),
-    ] = "60s",
-    save_to: Annotated[
-        str,
+        str | None,
         typer.Option(
-            "--save", metavar="FOLDER", help="With --live: where to save the two snapshots."
+            "--after", metavar="DURATION", help="With --live: time between captures (60s)."
         ),
-    ] = ".",
+    ] = None,
+    save_to: Annotated[
+        str | None,
+        typer.Option(
+            "--save",
+            metavar="FOLDER",
+            help="With --live: where to save the two snapshots (the current folder).",
+        ),
+    ] = None,
     elapsed: Annotated[
         str | None,
         typer.Option(
             "--elapsed",
+            metavar="DURATION",
             help="Time between the two dumps (90s, 5m, 1h30m) when they carry no capture time.",
         ),
     ] = None,
@@ -86,6 +96,7 @@ def diff_cmd(
         typer.Option(
             "--fail-on-growth",
             min=1,
+            metavar="N",
             help="Exit 5 when a suspect site grew by at least N tasks.",
         ),
     ] = None,
@@ -94,11 +105,16 @@ def diff_cmd(
         typer.Option(
             "--fail-on-rate",
             min=0.0,
+            metavar="R",
             help="Exit 5 when a suspect site grew by at least R tasks per minute.",
         ),
     ] = None,
     color: ColorOpt = Color.auto,
     quiet: QuietOpt = False,
+    all_groups: AllOpt = False,
+    link_template: LinkOpt = None,
+    path_map: PathMapOpt = None,
+    link_ref: RefOpt = None,
 ) -> None:
     """Compare two dumps of the same service: which creation sites accumulated tasks.
 
@@ -109,18 +125,23 @@ def diff_cmd(
         from snapdiff.gate import crossed
 
         seconds = parse_duration(elapsed) if elapsed is not None else None
+        options = report_options(all_groups, link_template, path_map, link_ref)
+        if live is None and (after_wait is not None or save_to is not None):
+            option = "--after" if after_wait is not None else "--save"
+            raise UsageError(f"{option} goes with --live (it captures); with files, drop it")
         if live is not None:
             if before is not None or after is not None:
                 raise UsageError("--live captures both snapshots: give no BEFORE or AFTER files")
             from snapdiff.cli.capture import live_pair
 
-            snap_b, snap_a = live_pair(live, parse_duration(after_wait), save_to, quiet)
+            wait = parse_duration(after_wait or "60s")
+            snap_b, snap_a = live_pair(live, wait, save_to or ".", quiet)
         elif before is not None and after is None and Path(before).is_dir():
             # A folder of snapshots: each replica's first and last, or one series' (cli/fleet).
             from snapdiff.cli.fleet import diff_folder, report_fleet
-            from snapdiff.cli.trend import _load_all, expand
+            from snapdiff.cli.trend import _load_all, expand_marked
 
-            found = diff_folder(before, _load_all(expand([before]), source, quiet), group_by)
+            found = diff_folder(before, _load_all(expand_marked([before]), source, quiet), group_by)
             if not isinstance(found, tuple):
                 report_fleet(found, fmt, output, force, color, fail_on_growth, fail_on_rate)
                 return
@@ -137,7 +158,7 @@ def diff_cmd(
             raise UsageError("--fail-on-rate needs the time between the dumps: pass --elapsed")
         for warning in result.warnings:
             warn(warning)
-        emit(fmt, output, force, color, "diff", result)
+        emit(fmt, output, force, color, "diff", result, options)
         fail_if(
             crossed(
                 result.groups,
@@ -158,15 +179,19 @@ def show_cmd(
     source: SourceOpt = None,
     color: ColorOpt = Color.auto,
     quiet: QuietOpt = False,
+    link_template: LinkOpt = None,
+    path_map: PathMapOpt = None,
+    link_ref: RefOpt = None,
     dump: DumpOpt = None,
 ) -> None:
     """Group the tasks of one dump by creation site."""
     with handle_errors():
         from snapdiff.diff import show
 
+        options = report_options(True, link_template, path_map, link_ref)
         snap = load(snapshot, source, quiet, dump=dump)
         result = show(snap, group_by)
-        emit(fmt, output, force, color, "show", result)
+        emit(fmt, output, force, color, "show", result, options)
 
 
 def parse_time(value: str, path: str) -> str:
@@ -194,7 +219,10 @@ def convert_cmd(
     output: Annotated[
         str,
         typer.Option(
-            "--output", "-o", help="Snapshot file to write (.json, or .json.gz to compress)."
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Snapshot file to write (.json, or .json.gz to compress).",
         ),
     ],
     force: ForceOpt = False,
@@ -203,6 +231,7 @@ def convert_cmd(
         str | None,
         typer.Option(
             "--captured-at",
+            metavar="TIME",
             help="When the dump was taken: ISO 8601 time, 'now', or 'mtime' (the file's).",
         ),
     ] = None,
@@ -221,7 +250,7 @@ def convert_cmd(
         from snapdiff import store
         from snapdiff.output import write_bytes
 
-        snap = load(dump, source, quiet, keep_locals=keep_locals, dump=dump_index)
+        snap = load(dump, source, quiet, keep_locals=keep_locals, passed=False, dump=dump_index)
         if captured_at is not None:
             snap = replace(
                 snap, source=replace(snap.source, captured_at=parse_time(captured_at, dump))
@@ -243,3 +272,7 @@ def formats_cmd(
         from snapdiff.inputs import formats
 
         emit(fmt, None, False, Color.auto, "formats", formats())
+        if fmt.value == "text":
+            from snapdiff.runtimes.go import _scanned
+
+            print(f"Go dumps are read by the {_scanned.describe()}.")

@@ -16,25 +16,30 @@ import typer
 
 from snapdiff.cli._common import (
     DEFAULT_FORMAT,
+    AllOpt,
     Color,
     ColorOpt,
     ForceOpt,
     Format,
     FormatOpt,
     GroupByOpt,
+    LinkOpt,
     OutputOpt,
+    PathMapOpt,
     QuietOpt,
+    RefOpt,
     SourceOpt,
     clean,
     emit,
     fail_if,
     handle_errors,
     parse_duration,
+    report_options,
     say,
     stderr,
     warn,
 )
-from snapdiff.errors import ExitCode, UsageError
+from snapdiff.errors import ExitCode, InputError, UsageError
 from snapdiff.group import GroupBy
 
 # The library, rich's Live and the capture code are imported where they are used.
@@ -43,6 +48,7 @@ if TYPE_CHECKING:
     from snapdiff.capture.series import Event
     from snapdiff.gate import Crossed
     from snapdiff.model import Snapshot
+    from snapdiff.render.options import ReportOptions
     from snapdiff.trend import TrendResult
 
 # Files a folder given to 'trend' is read for (sorted by name); raw captures saved beside
@@ -55,6 +61,7 @@ FailOnGrowthOpt = Annotated[
     typer.Option(
         "--fail-on-growth",
         min=1,
+        metavar="N",
         help="Exit 5 when a suspect site grew by at least N tasks (first to last snapshot).",
     ),
 ]
@@ -63,6 +70,7 @@ FailOnRateOpt = Annotated[
     typer.Option(
         "--fail-on-rate",
         min=0.0,
+        metavar="R",
         help="Exit 5 when a suspect site grows by at least R tasks per minute.",
     ),
 ]
@@ -79,9 +87,17 @@ PlotOpt = Annotated[
 
 def expand(paths: Sequence[str]) -> list[str]:
     """Files, folders (their dump files, by name) and globs -> files, in the given order."""
-    out: list[str] = []
+    return [f for f, _ in expand_marked(paths)]
+
+
+def expand_marked(paths: Sequence[str]) -> list[tuple[str, bool]]:
+    """:func:`expand`, each file with whether it was found in a folder (a stray file there is
+    skipped with a warning; a file named on the command line must be read)."""
+    out: list[tuple[str, bool]] = []
     for path in paths:
         p = Path(path)
+        if path != "-" and not p.exists() and not any(c in path for c in "*?["):
+            raise InputError(f"{path}: no such file or folder")
         if path != "-" and p.is_dir():
             found = sorted(
                 str(f)
@@ -90,26 +106,41 @@ def expand(paths: Sequence[str]) -> list[str]:
             )
             if not found:
                 raise UsageError(f"{path}: no dumps or snapshots in this folder")
-            out.extend(found)
+            out.extend((f, True) for f in found)
         elif path != "-" and not p.exists() and any(c in path for c in "*?["):
             found = sorted(f for f in glob.glob(path) if Path(f).is_file())
             if not found:
                 raise UsageError(f"{path}: no file matches")
-            out.extend(found)
+            out.extend((f, False) for f in found)
         else:
-            out.append(path)
-    if out.count("-") > 1:
+            out.append((path, False))
+    if [f for f, _ in out].count("-") > 1:
         raise UsageError("only one input can be '-' (stdin)")
     return out
 
 
-def _load_all(files: Sequence[str], source: str | None, quiet: bool) -> list[Snapshot]:
+def _load_all(
+    files: Sequence[str | tuple[str, bool]], source: str | None, quiet: bool
+) -> list[Snapshot]:
+    """Read every file; one found in a folder that is not a dump is skipped with a warning."""
     from snapdiff import inputs
+    from snapdiff.cli._common import as_passed
 
     snaps = []
-    for f in files:
-        # A file that holds several dumps (kill -3 more than once) gives one snapshot each.
-        for snap in inputs.load_each(f, source):
+    for item in files:
+        f, in_folder = item if isinstance(item, tuple) else (item, False)
+        try:
+            # A file that holds several dumps (kill -3 more than once) gives one snapshot each
+            # (named FILE#1, FILE#2...).
+            each = inputs.load_each(f, source)
+        except InputError as exc:
+            if not in_folder:
+                raise
+            warn(f"skipped {exc.message}")
+            continue
+        for snap in each:
+            if len(each) == 1:
+                snap = as_passed(snap, f)
             for warning in snap.warnings:
                 warn(warning)
             snaps.append(snap)
@@ -148,6 +179,7 @@ def report(
     force: bool,
     color: Color,
     plot: str | None,
+    options: ReportOptions | None = None,
 ) -> None:
     if plot is not None:
         from snapdiff.output import write_bytes
@@ -155,7 +187,7 @@ def report(
 
         data = trend_plot.render_plot(result, trend_plot.plot_format(plot))
         write_bytes(plot, data, force=force)
-    emit(fmt, output, force, color, "trend", result)
+    emit(fmt, output, force, color, "trend", result, options)
 
 
 def trend_cmd(
@@ -185,6 +217,10 @@ def trend_cmd(
     fail_on_rate: FailOnRateOpt = None,
     color: ColorOpt = Color.auto,
     quiet: QuietOpt = False,
+    all_groups: AllOpt = False,
+    link_template: LinkOpt = None,
+    path_map: PathMapOpt = None,
+    link_ref: RefOpt = None,
 ) -> None:
     """Judge a series of snapshots of one service: which sites keep accumulating tasks.
 
@@ -199,10 +235,9 @@ def trend_cmd(
 
             plot_format(plot)
         seconds = parse_duration(every) if every is not None else None
-        files = expand(snapshots)
-        if not files:
-            raise UsageError("a trend needs two or more snapshots, got 0")
-        snaps = _load_all(files, source, quiet)  # a file may hold several dumps: one each
+        options = report_options(all_groups, link_template, path_map, link_ref)
+        files = expand_marked(snapshots)
+        snaps = _load_all(files, source, quiet)
         if len(snaps) < 2:
             raise UsageError(f"a trend needs two or more snapshots, got {len(snaps)}")
         from snapdiff.cli.fleet import fleet_result, report_fleet
@@ -217,7 +252,7 @@ def trend_cmd(
         _check_rate_gate(result, fail_on_rate)
         for warning in result.warnings:
             warn(warning)
-        report(result, fmt, output, force, color, plot)
+        report(result, fmt, output, force, color, plot, options)
         fail_if(crossed(result, fail_on_growth, fail_on_rate))
 
 
@@ -248,18 +283,25 @@ def watch_cmd(
         typer.Option("--save", metavar="FOLDER", help="Where every snapshot is saved."),
     ] = ".",
     count: Annotated[
-        int | None, typer.Option("--count", min=2, help="Stop after N captures.")
+        int | None, typer.Option("--count", min=2, metavar="N", help="Stop after N captures.")
     ] = None,
     for_: Annotated[
         str | None, typer.Option("--for", metavar="DURATION", help="Stop after this long.")
     ] = None,
     window: Annotated[
         int,
-        typer.Option("--window", min=2, help="Judge the last N snapshots (all are saved)."),
+        typer.Option(
+            "--window", min=2, metavar="N", help="Judge the last N snapshots (all are saved)."
+        ),
     ] = WATCH_WINDOW,
-    top: Annotated[int, typer.Option("--top", min=1, help="Rows in the live table.")] = 12,
+    top: Annotated[
+        int, typer.Option("--top", min=1, metavar="N", help="Rows in the live table.")
+    ] = 12,
     timeout: Annotated[
-        str, typer.Option("--timeout", help="Time for one capture (HTTP transfer, py-spy).")
+        str,
+        typer.Option(
+            "--timeout", metavar="DURATION", help="Time for one capture (HTTP transfer, py-spy)."
+        ),
     ] = "30s",
     group_by: GroupByOpt = GroupBy.SITE,
     fmt: FormatOpt = DEFAULT_FORMAT,

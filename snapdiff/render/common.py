@@ -9,6 +9,7 @@ from snapdiff.diff import DiffResult, GroupDiff
 from snapdiff.group import GroupKey
 from snapdiff.model import Frame
 from snapdiff.runtimes import task_kind
+from snapdiff.waits import Waiting
 
 MAX_TEXT = 2000
 
@@ -250,38 +251,107 @@ def summary_head(result: DiffResult, arrow: str = "->") -> str:
 
 
 def suspect_growth(result: DiffResult) -> str:
-    """`` grew by 261, +224/min`` and how many other suspects: the tail of the summary."""
-    suspects = result.suspects
-    top = suspects[0]
+    """`` grew by 261, +224/min``: the growth of the first suspect, for the summary."""
+    top = result.suspects[0]
     per_min = f", {rate(top.rate_per_minute)}/min" if top.rate_per_minute is not None else ""
-    more = f" and {len(suspects) - 1} more suspect site(s)" if len(suspects) > 1 else ""
-    return f" grew by {top.delta:,}{per_min}{more}."
+    return f" grew by {top.delta:,}{per_min}"
+
+
+def more_suspects(n: int) -> str:
+    """``; and 2 more suspect sites`` after the first suspect's clauses."""
+    if n <= 1:
+        return ""
+    return f"; and {n - 1} more suspect site{'' if n == 2 else 's'}"
+
+
+_STATE_VERBS = {"idle": "are idle", "active": "run", "running": "run", "runnable": "run"}
+
+
+def waiting_words(w: Waiting | None) -> tuple[str, str]:
+    """``("278 of 279 wait in chan send", "leaky/fanout.go:53")``: how many of a group's tasks
+    wait in its most common state at its most common application frame, and that frame's
+    short location (its function when the dump gives no file). ("", "") when unknown."""
+    if w is None or (not w.state and w.frame is None):
+        return "", ""
+    share = (
+        f"all {w.total:,}" if w.count == w.total and w.total > 1 else f"{w.count:,} of {w.total:,}"
+    )
+    if w.total == 1:
+        share = "it"
+    state = clean(w.state, 60)
+    verb = _STATE_VERBS.get(state.lower())
+    if verb is None:
+        verb = (
+            f"wait{'s' if w.total == 1 else ''} in {state}"
+            if state
+            else ("waits" if w.total == 1 else "wait")
+        )
+    elif w.total == 1:
+        verb = {"are idle": "is idle", "run": "runs"}[verb]
+    place = ""
+    if w.frame is not None:
+        place = w.frame.short_location() or w.frame.function
+        if not w.app and w.frame.short_location():  # a library's frame: say which function
+            place = f"{w.frame.function} ({place})"
+    return f"{share} {verb}", clean(place, 300)
+
+
+def waiting_clause(w: Waiting | None) -> str:
+    words, place = waiting_words(w)
+    if not words:
+        return ""
+    return f"; {words}" + (f" at {place}" if place else "")
+
+
+def ages_text(w: Waiting | None, survivors: int | None, alive_for: float | None) -> str:
+    """``oldest waiting 12 min, median 3 min; 18 alive for at least 1m 10s``: the ages a dump
+    records of a group's tasks (Go's wait times; survivors are as old as the interval)."""
+    parts = []
+    if w is not None and w.oldest_wait_minutes is not None and w.median_wait_minutes is not None:
+        median = w.median_wait_minutes
+        parts.append(
+            f"oldest waiting {wait(w.oldest_wait_minutes)}"
+            + (f", median {wait(median)}" if median else ", median under 1 min")
+        )
+    if survivors and alive_for:
+        parts.append(f"{survivors:,} alive for at least {duration(alive_for)}")
+    return "; ".join(parts)
 
 
 def summary_sentence(result: DiffResult, arrow: str = "->") -> str:
     head = summary_head(result, arrow)
     if not result.suspects:
         return head + " No site looks like a leak."
-    return f"{head} Suspect: {site_text(result.suspects[0])}{suspect_growth(result)}"
+    top = result.suspects[0]
+    return (
+        f"{head} Suspect: {site_text(top)}{suspect_growth(result)}"
+        f"{waiting_clause(top.waiting)}{more_suspects(len(result.suspects))}."
+    )
+
+
+def describe_parts(meta: SnapshotMeta, kind: str = "task") -> list[tuple[str, bool]]:
+    """What :func:`describe_input` says, part by part, each with whether it is text from the
+    input (a format name, a reader's detail, a host), which a renderer puts in a code span."""
+    src = meta.source
+    parts = [(clean(src.format, 80), True)]
+    if src.detail:
+        parts.append((clean(src.detail, 120), True))
+    parts.append((f"{meta.total:,} {kind_plural(kind, meta.total)}", False))
+    if src.captured_at:
+        parts.append((f"captured {clean(src.captured_at, 40)}", False))
+    else:
+        parts.append(("capture time unknown", False))
+    if src.pid:
+        parts.append((f"pid {src.pid}", False))
+    if src.host:
+        parts.append((f"host {clean(src.host, 100)}", False))
+    if meta.truncated:
+        parts.append(("TRUNCATED", False))
+    return parts
 
 
 def describe_input(meta: SnapshotMeta, kind: str = "task") -> str:
-    src = meta.source
-    parts = [clean(src.format, 80)]
-    if src.detail:
-        parts.append(clean(src.detail, 120))
-    parts.append(f"{meta.total:,} {kind_plural(kind, meta.total)}")
-    if src.captured_at:
-        parts.append(f"captured {clean(src.captured_at, 40)}")
-    else:
-        parts.append("capture time unknown")
-    if src.pid:
-        parts.append(f"pid {src.pid}")
-    if src.host:
-        parts.append(f"host {clean(src.host, 100)}")
-    if meta.truncated:
-        parts.append("TRUNCATED")
-    return ", ".join(parts)
+    return ", ".join(part for part, _ in describe_parts(meta, kind))
 
 
 def rate_note(result: DiffResult) -> str:
@@ -289,6 +359,54 @@ def rate_note(result: DiffResult) -> str:
         span = duration(result.elapsed_seconds)
         return f"time between snapshots: {span} (from {result.elapsed_source})"
     return (
-        "rate unknown: the inputs carry no capture time (raw dumps); "
-        "pass --elapsed, or capture with 'snapdiff convert --captured-at'"
+        "rate unknown: the inputs carry no capture time (raw dumps); pass --elapsed 5m (the "
+        "time between them), or take them with 'snapdiff capture', which records it"
     )
+
+
+def is_noise(g: GroupDiff | GroupSummary, *, suspect: bool, delta: int) -> bool:
+    """A group a reader of an incident report need not see row by row: not suspect, and
+    steady (no change), the runtime's own, or the capture's own."""
+    if suspect:
+        return False
+    return delta == 0 or bool(g.summary.owner if isinstance(g, GroupDiff) else g.owner)
+
+
+def fold_line(n: int, tasks: int, kind: str, *, hint: bool = True) -> str:
+    """``+ 14 steady or internal sites, 31 goroutines (--all lists them)``; without ``hint`` for
+    a report that lists them in a block a reader opens."""
+    return (
+        f"+ {n:,} steady or internal site{'' if n == 1 else 's'}, {tasks:,} "
+        f"{kind_plural(kind, tasks)}" + (" (--all lists them)" if hint else "")
+    )
+
+
+def split_noise(result: DiffResult, all_groups: bool) -> tuple[list[GroupDiff], list[GroupDiff]]:
+    """The groups to list and the ones folded into one line (none with ``all_groups``)."""
+    if all_groups:
+        return list(result.groups), []
+    shown: list[GroupDiff] = []
+    folded: list[GroupDiff] = []
+    for g in result.groups:
+        (folded if is_noise(g, suspect=g.suspect, delta=g.delta) else shown).append(g)
+    return shown, folded
+
+
+def unique(notes: list[str] | tuple[str, ...], origins: tuple[str, ...] = ()) -> list[str]:
+    """Notes in order, each said once: the same note of a reader on several inputs
+    (``t0.txt: debug=1 profiles have ...``, ``t1.txt: debug=1 ...``) becomes one, saying
+    which inputs (``debug=1 profiles have ... (t0.txt, t1.txt)``)."""
+    said: dict[str, list[str]] = {}
+    for note in notes:
+        origin = next((o for o in origins if o and note.startswith(o + ": ")), "")
+        rest = note[len(origin) + 2 :] if origin else note
+        names = said.setdefault(rest, [])
+        if origin and origin not in names:
+            names.append(origin)
+    out = []
+    for rest, names in said.items():
+        if len(names) > 1:
+            out.append(f"{rest} ({', '.join(names)})")
+        else:
+            out.append(f"{names[0]}: {rest}" if names else rest)
+    return out

@@ -15,6 +15,8 @@ from snapdiff import __version__
 from snapdiff.compare import GroupSummary, SnapshotMeta
 from snapdiff.diff import DiffResult, GroupDiff, ShowResult
 from snapdiff.model import Frame
+from snapdiff.render.options import DEFAULT, ReportOptions
+from snapdiff.waits import Waiting
 
 SCHEMA = "snapdiff-report"
 SCHEMA_VERSION = 1
@@ -54,8 +56,25 @@ def _common(g: GroupDiff | GroupSummary) -> dict[str, Any]:
     }
 
 
+def _waiting(w: Waiting | None) -> dict[str, Any] | None:
+    if w is None:
+        return None
+    f = w.frame
+    return {
+        "state": w.state,
+        "function": (f.function or None) if f else None,
+        "file": (f.file or None) if f else None,
+        "line": (f.line or None) if f else None,
+        "count": w.count,
+        "total": w.total,
+        "oldest_wait_minutes": w.oldest_wait_minutes,
+        "median_wait_minutes": w.median_wait_minutes,
+    }
+
+
 def _tail(g: GroupDiff | GroupSummary) -> dict[str, Any]:
     return {
+        "waiting": _waiting(g.waiting),
         "states": dict(g.states),
         "max_wait_minutes": g.max_wait_minutes,
         "leaked": g.leaked,
@@ -85,6 +104,9 @@ def diff_document(result: DiffResult) -> dict[str, Any]:
                 "verdict": g.verdict,
                 "confidence": g.confidence,
                 "reasons": list(g.reasons),
+                "alive_at_least_seconds": (
+                    result.elapsed_seconds if g.survivors and result.ids_comparable else None
+                ),
                 **_tail(g),
             }
         )
@@ -122,11 +144,12 @@ def show_document(result: ShowResult) -> dict[str, Any]:
     }
 
 
-def render_diff(result: DiffResult) -> bytes:
+def render_diff(result: DiffResult, options: ReportOptions = DEFAULT) -> bytes:
+    """Every group, whatever ``options`` say: a machine reads the whole report."""
     return orjson.dumps(diff_document(result), option=orjson.OPT_INDENT_2) + b"\n"
 
 
-def render_show(result: ShowResult) -> bytes:
+def render_show(result: ShowResult, options: ReportOptions = DEFAULT) -> bytes:
     return orjson.dumps(show_document(result), option=orjson.OPT_INDENT_2) + b"\n"
 
 

@@ -22,6 +22,7 @@ from snapdiff.diff import DiffResult, GroupDiff, ShowResult
 from snapdiff.model import Frame
 from snapdiff.render import common
 from snapdiff.render.common import clean
+from snapdiff.render.options import DEFAULT, ReportOptions
 
 STACK_FRAMES = 12
 SUSPECT_STACKS = 5
@@ -30,7 +31,7 @@ MIN_FOLD_WIDTH = 16
 
 # Where a long line may fold, best first: after a space, after a path separator, then after
 # (or before) punctuation that separates the parts of a name. Never inside ``file:line``.
-_BREAKS = (frozenset(" "), frozenset("/\\"), frozenset(".,;)]>-_"))
+_BREAKS = (frozenset(" "), frozenset("/\\"), frozenset(".,;)]>-_$"))
 _BREAK_BEFORE = frozenset("([<")
 
 
@@ -70,7 +71,7 @@ def fold(line: str, width: int, hang: int = 2) -> list[str]:
 def _best_cut(text: str, limit: int) -> int:
     """Where to cut ``text`` within its first ``limit`` characters (see ``_BREAKS``)."""
     for n, chars in enumerate(_BREAKS):
-        floor = max(1, limit // 3 if n < 2 else limit // 2)
+        floor = max(1, limit // 3 if n < 2 else limit // 4)
         for i in range(limit, floor - 1, -1):
             if text[i - 1] in chars:
                 return i
@@ -206,7 +207,13 @@ def _table() -> Table:
     )
 
 
-def render_diff(result: DiffResult, console: Console, *, stacks: int = SUSPECT_STACKS) -> None:
+def render_diff(
+    result: DiffResult,
+    console: Console,
+    *,
+    stacks: int = SUSPECT_STACKS,
+    options: ReportOptions = DEFAULT,
+) -> None:
     kind = common.snapshot_kind(result.groups)
     _print(console, Folded([(common.summary_sentence(result), "bold")], 1, hang=0))
     if result.before.truncated or result.after.truncated:
@@ -232,7 +239,8 @@ def render_diff(result: DiffResult, console: Console, *, stacks: int = SUSPECT_S
     if result.ids_comparable:
         table.add_column("surv.", justify="right", no_wrap=True)
     mark_entry = not common.entry_only(result.groups)
-    for g in result.groups:
+    shown, folded = common.split_noise(result, options.all_groups)
+    for g in shown:
         row: list[RenderableType] = [
             _verdict(g),
             _site(g, mark_entry=mark_entry),
@@ -246,12 +254,19 @@ def render_diff(result: DiffResult, console: Console, *, stacks: int = SUSPECT_S
             row.append(f"{g.survivors:,}" if g.survivors is not None else "?")
         table.add_row(*row)
     _print(console, table)
+    if folded:
+        line = common.fold_line(len(folded), sum(g.after for g in folded), kind)
+        _print(console, Folded([(line, "dim")], 1))
     for g in result.suspects[:stacks]:
         _print(console)
         _print(console, Folded([(_suspect_line(g), "bold")], 1))
         lines: list[tuple[str, str]] = []
         if g.reasons:
             lines.append(("why: " + "; ".join(clean(r, 300) for r in g.reasons), "dim"))
+        alive = result.elapsed_seconds if result.ids_comparable else None
+        ages = common.ages_text(g.waiting, g.survivors, alive)
+        if ages:
+            lines.append(("ages: " + ages, ""))
         if g.labels:
             labels = ", ".join(f"{clean(k, 100)}={clean(v, 200)}" for k, v in g.labels)
             lines.append(("labels: " + labels, ""))
@@ -266,7 +281,10 @@ def render_diff(result: DiffResult, console: Console, *, stacks: int = SUSPECT_S
     _print(console, Folded([("before: " + _input_line(result.before, kind), "")], 1, hang=8))
     _print(console, Folded([("after:  " + _input_line(result.after, kind), "")], 1, hang=8))
     _print(console, Folded([(common.rate_note(result), "dim")], 1, hang=0))
-    for note in [*result.warnings, *result.before.warnings, *result.after.warnings]:
+    for note in common.unique(
+        [*result.warnings, *result.before.warnings, *result.after.warnings],
+        (result.before.source.origin, result.after.source.origin),
+    ):
         _print(console, Folded([("note: " + clean(note, 500), "yellow")], 1, hang=6))
 
 
@@ -281,6 +299,9 @@ def _suspect_line(g: GroupDiff | GroupSummary, counts: str = "") -> str:
     line = f"suspect {name}: {counts or f'{n:,}'} {common.group_kind_plural(g, 2 if counts else n)}"
     if common.is_resource(g.key.kind):
         return line + (f", {common.states(g.states)}" if g.states else "")
+    words, place = common.waiting_words(g.waiting)
+    if words:
+        return line + f"; {words}" + (f" at {place}" if place else "")
     stuck = common.where_stuck(g)
     return line + (f", mostly in {stuck}" if stuck else "")
 
@@ -305,7 +326,7 @@ def _input_line(meta: SnapshotMeta, kind: str) -> str:
     return f"{clean(meta.source.origin, 300)} ({common.describe_input(meta, kind)})"
 
 
-def render_show(result: ShowResult, console: Console) -> None:
+def render_show(result: ShowResult, console: Console, *, options: ReportOptions = DEFAULT) -> None:
     snap = result.snapshot
     kind = common.snapshot_kind(result.groups)
     groups = len(result.groups)
@@ -337,7 +358,7 @@ def render_show(result: ShowResult, console: Console) -> None:
     for g in result.groups:
         table.add_row(_site(g, mark_entry=mark_entry), f"{g.count:,}")
     _print(console, table)
-    for note in snap.warnings:
+    for note in common.unique(snap.warnings):
         _print(console, Folded([("note: " + clean(note, 500), "yellow")], 1, hang=6))
 
 

@@ -94,19 +94,20 @@ def head(result: TrendResult, arrow: str = "->") -> str:
 def suspect_tail(result: TrendResult, arrow: str = "->") -> str:
     """`` grew 18 -> 279, +224/min, in 5 of 5 steps`` and how many other suspects."""
     top = result.suspects[0]
-    more = len(result.suspects) - 1
     return (
         f" grew {top.before:,} {arrow} {top.after:,}, {slope_text(top)}/{per(result)}, "
         f"in {top.rising_steps} of {len(top.series) - 1} steps"
-        + (f"; and {more} more suspect site(s)" if more else "")
-        + "."
     )
 
 
 def summary(result: TrendResult) -> str:
     if not result.suspects:
         return head(result) + " No site keeps accumulating tasks."
-    return f"{head(result)} Suspect: {site_text(result.suspects[0])}{suspect_tail(result)}"
+    top = result.suspects[0]
+    return (
+        f"{head(result)} Suspect: {site_text(top)}{suspect_tail(result)}"
+        f"{common.waiting_clause(top.summary.waiting)}{common.more_suspects(len(result.suspects))}."
+    )
 
 
 def time_note(result: TrendResult) -> str:
@@ -114,7 +115,8 @@ def time_note(result: TrendResult) -> str:
         return f"times from {result.time_source}; growth is a Theil-Sen slope per minute"
     return (
         "times unknown (raw dumps without capture times): growth is per step between "
-        "snapshots; pass --every, or save dumps with 'snapdiff convert --captured-at'"
+        "snapshots; pass --every 30s (the time between them), or take them with 'snapdiff "
+        "capture', which records it"
     )
 
 
@@ -122,6 +124,27 @@ def offset_text(result: TrendResult, i: int) -> str:
     if result.offsets_seconds is None:
         return f"#{i + 1}"
     return "+" + common.duration(result.offsets_seconds[i])
+
+
+def split_noise(result: TrendResult, all_groups: bool) -> tuple[list[SiteTrend], list[SiteTrend]]:
+    """The groups to list and those folded into one line: steady, the runtime's own, the
+    capture's own (none folded with ``all_groups``)."""
+    if all_groups:
+        return list(result.groups), []
+    shown: list[SiteTrend] = []
+    folded: list[SiteTrend] = []
+    for g in result.groups:
+        noise = common.is_noise(g.summary, suspect=g.suspect, delta=g.delta)
+        noise = noise and (g.verdict == "steady" or g.delta == 0 or g.after <= 1)
+        (folded if noise else shown).append(g)
+    return shown, folded
+
+
+def ages(result: TrendResult, g: SiteTrend) -> str:
+    """Go's wait times of the group's goroutines in the last snapshot, and how long the tasks
+    of the first snapshot that are still alive in the last have lived at least."""
+    alive = result.elapsed_seconds if result.ids_comparable else None
+    return common.ages_text(g.summary.waiting, g.survivors, alive)
 
 
 def leak_marker(result: TrendResult) -> str:

@@ -10,6 +10,7 @@ import orjson
 
 from snapdiff import __version__
 from snapdiff.render.json import SCHEMA, SCHEMA_VERSION, _common, _meta, _tail
+from snapdiff.render.options import DEFAULT, ReportOptions
 from snapdiff.trend import SiteTrend, TrendResult
 
 
@@ -61,5 +62,5 @@ def trend_document(result: TrendResult) -> dict[str, Any]:
     }
 
 
-def render_trend(result: TrendResult) -> bytes:
+def render_trend(result: TrendResult, options: ReportOptions = DEFAULT) -> bytes:
     return orjson.dumps(trend_document(result), option=orjson.OPT_INDENT_2) + b"\n"

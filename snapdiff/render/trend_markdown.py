@@ -6,22 +6,28 @@ from __future__ import annotations
 from snapdiff.render import common
 from snapdiff.render import trend_common as tc
 from snapdiff.render.markdown import (
+    _describe,
     _details,
     _group_name,
     _grouped_by,
     _key_words,
     _states,
     code,
+    html,
+    table,
     text,
+    waiting_clause,
 )
+from snapdiff.render.options import DEFAULT, ReportOptions
 from snapdiff.trend import TrendResult
 
 SUSPECT_STACKS = 10
 SERIES_SITES = 10
-SERIES_COLUMNS = 12
+SERIES_COLUMNS = 8
 
 
-def render_trend(result: TrendResult) -> str:
+def render_trend(result: TrendResult, options: ReportOptions = DEFAULT) -> str:
+    links = options.links
     suspects = result.suspects
     n = len(suspects)
     title = f"{n:,} suspect site{'' if n == 1 else 's'}" if suspects else "no suspect site"
@@ -30,7 +36,9 @@ def render_trend(result: TrendResult) -> str:
     if suspects:
         top = suspects[0]
         summary += (
-            f" Suspect: {_group_name(top.summary, prose=True)}{text(tc.suspect_tail(result, '→'))}"
+            f" Suspect: {_group_name(top.summary, prose=True, links=links)}"
+            f"{text(tc.suspect_tail(result, '→'))}"
+            f"{waiting_clause(top.summary.waiting, links)}{text(common.more_suspects(n))}."
         )
     else:
         summary += " No site keeps accumulating tasks."
@@ -41,8 +49,11 @@ def render_trend(result: TrendResult) -> str:
     mark_entry = not common.entry_only(summaries)
     head = ["Verdict", heading[0].upper() + heading[1:], "Trend", "First", "Last", "Δ"]
     align = ["---", "---", "---", "--:", "--:", "--:"]
-    head += [f"Per {tc.per(result)}", "Steadiness"]
-    align += ["--:", "--:"]
+    head.append(f"Per {tc.per(result)}")
+    align.append("--:")
+    fixed = len(head)
+    head.append("Steadiness")
+    align.append("--:")
     if result.ids_comparable:
         head.append("Survivors")
         align.append("--:")
@@ -51,13 +62,13 @@ def render_trend(result: TrendResult) -> str:
         align.append("--:")
     head.append("States (last)")
     align.append("---")
-    out.append("| " + " | ".join(head) + " |")
-    out.append("|" + "|".join(align) + "|")
-    for g in result.groups:
+    shown_groups, folded = tc.split_noise(result, options.all_groups)
+    rows = []
+    for g in shown_groups:
         verdict = text(tc.verdict_text(g))
         row = [
             f"**{verdict}**" if g.suspect else verdict,
-            _group_name(g.summary, mark_entry=mark_entry),
+            _group_name(g.summary, mark_entry=mark_entry, links=links),
             tc.sparkline(g.series, 24),
             f"{g.before:,}",
             f"{g.after:,}",
@@ -70,11 +81,20 @@ def render_trend(result: TrendResult) -> str:
         if result.runtime_leaks:
             row.append(tc.runtime_leaked(g))
         row.append(_states(g.summary))
-        out.append("| " + " | ".join(row) + " |")
-    out.append("")
+        rows.append(row)
+    out += table(head, align, rows, fixed)
+    if folded:
+        line = common.fold_line(
+            len(folded), sum(g.after for g in folded), tc.kind(result), hint=False
+        )
+        out += [f"<details><summary>{html(line)}</summary>", ""]
+        for g in folded:
+            name = _group_name(g.summary, prose=True, mark_entry=mark_entry, links=links)
+            out.append(f"- {name}: {g.before:,} → {g.after:,}, {text(tc.verdict_text(g))}")
+        out += ["", "</details>", ""]
 
     cols = tc.pick(len(result.snapshots), SERIES_COLUMNS)
-    shown = result.groups[:SERIES_SITES]
+    shown = shown_groups[:SERIES_SITES]
     out.append(f"Counts per snapshot (top {len(shown)} of {len(result.groups)} groups):")
     out.append("")
     out.append("| Group | " + " | ".join(tc.offset_text(result, i) for i in cols) + " |")
@@ -88,7 +108,7 @@ def render_trend(result: TrendResult) -> str:
     out.append("")
 
     for g in suspects[:SUSPECT_STACKS]:
-        details = _details(g.summary, g.after, stuck=True)
+        details = _details(g.summary, g.after, stuck=True, ages=tc.ages(result, g))
         why = "Why: " + text("; ".join(g.reasons)) + "."
         out += [details[0], "", why, "", *details[2:]]
     if len(suspects) > SUSPECT_STACKS:
@@ -105,7 +125,7 @@ def render_trend(result: TrendResult) -> str:
         name = m.source.origin.replace("\\", "/").rsplit("/", 1)[-1] or m.source.origin
         out.append(
             f"- {text(tc.offset_text(result, i))}: {code(name, 200, table=False)}: "
-            f"{text(common.describe_input(m, kind))}"
+            f"{_describe(m, kind)}"
         )
     out.append(f"- {text(tc.time_note(result))}")
     if result.warnings:

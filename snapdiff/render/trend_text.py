@@ -10,6 +10,7 @@ from rich.text import Text
 from snapdiff.render import common
 from snapdiff.render import trend_common as tc
 from snapdiff.render.common import clean
+from snapdiff.render.options import DEFAULT, ReportOptions
 from snapdiff.render.text import (
     MIN_FOLD_WIDTH,
     Folded,
@@ -24,6 +25,7 @@ from snapdiff.trend import SiteTrend, TrendResult
 
 SUSPECT_STACKS = 5
 SPARK_WIDTH = 24
+SITE_ROOM = 30
 
 
 def _verdict(g: SiteTrend) -> Text:
@@ -31,7 +33,13 @@ def _verdict(g: SiteTrend) -> Text:
     return Text(tc.verdict_text(g), style=style)
 
 
-def trend_table(result: TrendResult, limit: int | None = None, *, compact: bool = False) -> Table:
+def trend_table(
+    result: TrendResult,
+    limit: int | None = None,
+    *,
+    compact: bool = False,
+    groups: list[SiteTrend] | None = None,
+) -> Table:
     """Verdict, site, sparkline, first, last, slope, steadiness, survivors (and Go's marks).
 
     ``compact``: one line per group (the live view of ``watch``, which must fit the screen).
@@ -52,8 +60,9 @@ def trend_table(result: TrendResult, limit: int | None = None, *, compact: bool 
         table.add_column("surv.", justify="right", no_wrap=True)
     if result.runtime_leaks:
         table.add_column(f"{tc.leak_marker(result)} leaked", justify="right", no_wrap=True)
-    groups = result.groups if limit is None else result.groups[:limit]
-    for g in groups:
+    every = list(result.groups) if groups is None else groups
+    listed = every if limit is None else every[:limit]
+    for g in listed:
         row: list[RenderableType] = [
             _verdict(g),
             Text(tc.site_text(g), no_wrap=True, overflow="ellipsis")
@@ -70,21 +79,70 @@ def trend_table(result: TrendResult, limit: int | None = None, *, compact: bool 
         if result.runtime_leaks:
             row.append(tc.runtime_leaked(g))
         table.add_row(*row)
-    if limit is not None and len(result.groups) > limit:
-        table.add_row("", Text(f"... {len(result.groups) - limit} more groups", style="dim"))
+    if limit is not None and len(every) > limit:
+        table.add_row("", Text(f"... {len(every) - limit} more groups", style="dim"))
     return table
 
 
-def render_trend(result: TrendResult, console: Console, *, stacks: int = SUSPECT_STACKS) -> None:
+def site_lines(result: TrendResult, groups: tuple[SiteTrend, ...] | list[SiteTrend]) -> Folded:
+    """One entry per group for a console too narrow for the table: the verdict and the site on
+    one line, the sparkline and every figure of the table's row, named, on the next; both fold
+    at separators, so no value is cut."""
+    summaries = tuple(g.summary for g in result.groups)
+    mark_entry = not common.entry_only(summaries)
+    lines: list[tuple[str, str]] = []
+    for g in groups:
+        name = tc.site_text(g)
+        if mark_entry and g.key.by == "entry" and g.summary.site is None:
+            name += " (entry function)"
+        style = "bold red" if g.suspect else ""
+        lines.append((f"{tc.verdict_text(g):<9} {name}", style))
+        figures = [
+            f"{g.before:,} -> {g.after:,}",
+            f"{tc.slope_text(g)}/{tc.per(result)}",
+            f"steady {tc.steadiness_text(g)}",
+        ]
+        if result.ids_comparable:
+            figures.append(
+                f"survivors {g.survivors:,}" if g.survivors is not None else "survivors ?"
+            )
+        if result.runtime_leaks and g.leaked:
+            figures.append(f"{tc.leak_marker(result)} leaked {tc.runtime_leaked(g)}")
+        if g.summary.states:
+            figures.append(common.detail(g.summary))
+        spark = tc.sparkline(g.series, SPARK_WIDTH)
+        lines.append((f"{'':10}{spark} " + ", ".join(figures), ""))
+    return Folded(lines, 1, hang=2)
+
+
+def render_trend(
+    result: TrendResult,
+    console: Console,
+    *,
+    stacks: int = SUSPECT_STACKS,
+    options: ReportOptions = DEFAULT,
+) -> None:
     kind = tc.kind(result)
     _print(console, Folded([(tc.summary(result), "bold")], 1, hang=0))
     _print(console)
-    _print(console, trend_table(result))
+    shown, folded = tc.split_noise(result, options.all_groups)
+    table = trend_table(result, groups=shown)
+    # The table when its site column keeps room for a name (not one path part per line).
+    if console.measure(table).minimum - MIN_FOLD_WIDTH + SITE_ROOM > console.width:
+        _print(console, site_lines(result, shown))
+    else:
+        _print(console, table)
+    if folded:
+        line = common.fold_line(len(folded), sum(g.after for g in folded), kind)
+        _print(console, Folded([(line, "dim")], 1))
     for g in result.suspects[:stacks]:
         _print(console)
         series = " ".join(f"{c:,}" for c in g.series)
         _print(console, Folded([(_suspect_line(g.summary, series), "bold")], 1))
         lines = [("why: " + "; ".join(clean(r, 300) for r in g.reasons), "dim")]
+        ages = tc.ages(result, g)
+        if ages:
+            lines.append(("ages: " + ages, ""))
         if g.leaked:
             lines.append(
                 (

@@ -1285,6 +1285,10 @@ def _release(buf: bytes | mmap.mmap, start: int, end: int) -> None:
             buf.madvise(mmap.MADV_DONTNEED, first, end - end % mmap.PAGESIZE - first)
 
 
+# The reader with the compiled scanner: the module ``_scanned``, which sets itself here when
+# the package imports it (it builds on this module, which so does not import it back).
+COMPILED: Any = None
+
 # Both cores. From this size on, a forked worker scans some of the windows (the splitting,
 # blanking and body look-ups: C-speed work, but per byte) and sends each back as columns;
 # this process reads the others itself and makes every task, from columns for the worker's.
@@ -1298,7 +1302,10 @@ WORKER_SHARE = (False, True)
 
 def parse_buffer(buf: bytes | mmap.mmap, origin: str) -> Snapshot:
     """Read a dump held in memory or mapped from a file, a window at a time: the input is
-    never decoded whole. Big inputs are read by two processes where the system can fork."""
+    never decoded whole. Big inputs are read by two processes where the system can fork.
+    With the compiled scanner (``_scanned``), one process."""
+    if COMPILED is not None and COMPILED.compiled():
+        return COMPILED.parse_buffer(buf, origin)  # type: ignore[no-any-return]
     reader = _FastReader(origin)
     start = 0
     if len(buf) >= PARALLEL_MIN and _can_fork():
@@ -1397,6 +1404,8 @@ def _read_parallel(buf: bytes | mmap.mmap, reader: _FastReader) -> int:
 
 def parse_stream(pieces: Iterable[bytes], origin: str) -> Snapshot:
     """Read a dump that arrives in pieces (a gzip stream decompressed as it is read)."""
+    if COMPILED is not None and COMPILED.compiled():
+        return COMPILED.parse_stream(pieces, origin)  # type: ignore[no-any-return]
     reader = _FastReader(origin)
     pending = bytearray()
     for piece in pieces:

@@ -68,6 +68,40 @@ def _is_source(frame: Frame) -> bool:
     return frame.file.endswith(_JVM_FILES) or frame.file.startswith("<")
 
 
+# The platform's packages and widespread frameworks: not where an application's thread waits.
+FRAMEWORKS = (
+    "java.",
+    "javax.",
+    "jdk.",
+    "sun.",
+    "com.sun.",
+    "kotlin.",
+    "kotlinx.",
+    "scala.",
+    "org.springframework.",
+    "org.apache.catalina.",
+    "org.apache.tomcat.",
+    "org.apache.coyote.",
+    "org.eclipse.jetty.",
+    "io.netty.",
+    "io.undertow.",
+    "reactor.",
+    "io.grpc.",
+    "com.zaxxer.hikari.",
+    "okhttp3.",
+)
+# Frames of waiting itself, which say nothing of what is awaited.
+PRIMITIVES = (
+    "jdk.internal.misc.Unsafe.",
+    "sun.misc.Unsafe.",
+    "java.lang.Object.wait",
+    "java.lang.Thread.sleep",
+    "java.util.concurrent.locks.",
+    "java.util.concurrent.ForkJoinPool.managedBlock",
+    "java.util.concurrent.ForkJoinPool.unmanagedBlock",
+)
+
+
 @dataclass(frozen=True)
 class Jvm(Runtime):
     def file_key(self, task: Task, path: str) -> str:
@@ -86,6 +120,19 @@ class Jvm(Runtime):
             if _is_source(frame):
                 return frame
         return task.entry
+
+    def is_app_frame(self, frame: Frame) -> bool:
+        """Not the platform's packages nor a framework of :data:`FRAMEWORKS`, nor a lambda's
+        generated class."""
+        return not frame.function.startswith(FRAMEWORKS) and "$$Lambda" not in frame.function
+
+    def blocking_frame(self, frames: tuple[Frame, ...]) -> Frame | None:
+        """The innermost frame past the parking and monitor primitives (``Unsafe.park``,
+        ``LockSupport``, ``Object.wait``): ``LinkedBlockingQueue.take`` says what is awaited."""
+        for frame in frames:
+            if not frame.function.startswith(PRIMITIVES):
+                return frame
+        return frames[0] if frames else None
 
     def identity(self, task: Task) -> tuple[object, ...]:
         if task.id is not None and task.id > 0 and is_jvm_stack(task.frames):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from snapdiff.model import LIBUV_HANDLE, THREAD, Task
+from snapdiff.model import LIBUV_HANDLE, THREAD, Frame, Task
 from snapdiff.runtime import Runtime, TaskKind, name_pattern, reader
 from snapdiff.runtimes.node import node_report
 
@@ -25,6 +25,15 @@ class Node(Runtime):
 
     def pattern(self, task: Task) -> str:
         return name_pattern(task.name) if task.kind == THREAD and task.name else ""
+
+    def is_app_frame(self, frame: Frame) -> bool:
+        """A script of the application: not Node's own modules nor an installed package."""
+        file = frame.file
+        return (
+            bool(file)
+            and not file.startswith(("node:", "internal/"))
+            and ("node_modules" not in file)
+        )
 
     def resource_site(self, task: Task) -> tuple[str, str] | None:
         if task.kind == LIBUV_HANDLE and task.frames:

@@ -60,6 +60,22 @@ def thread_target(frames: tuple[Frame, ...]) -> Frame | None:
     return None
 
 
+# Standard library files a thread or task waits in, for dumps that give only a file's name.
+STDLIB_FILES = frozenset(
+    {
+        "threading.py", "queue.py", "selectors.py", "socket.py", "socketserver.py", "ssl.py",
+        "subprocess.py", "base_events.py", "events.py", "tasks.py", "locks.py", "queues.py",
+        "streams.py", "runners.py", "selector_events.py", "unix_events.py", "thread.py",
+        "_base.py", "process.py", "connection.py", "client.py", "server.py", "sched.py",
+    }
+)  # fmt: skip
+# Installed packages that are frameworks, not the application.
+FRAMEWORKS = (
+    "uvicorn", "gunicorn", "starlette", "fastapi", "django", "flask", "werkzeug", "aiohttp",
+    "anyio", "grpc", "urllib3", "requests", "httpx", "httpcore", "celery", "kombu", "gevent",
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Python(Runtime):
     def file_key(self, task: Task, path: str) -> str:
@@ -70,6 +86,21 @@ class Python(Runtime):
 
     def implicit_site(self, task: Task) -> Frame | None:
         return thread_target(task.frames) if task.kind == THREAD else None
+
+    def is_app_frame(self, frame: Frame) -> bool:
+        """A Python file outside the standard library and the frameworks of :data:`FRAMEWORKS`.
+        A path relative to ``sys.path`` (py-spy's text: ``concurrent/futures/thread.py``) is the
+        standard library's when its name is one of :data:`STDLIB_FILES`."""
+        path = frame.file.replace("\\", "/")
+        if not path.endswith(".py") or path.startswith("<"):
+            return False  # <frozen ...>, native frames
+        if "/site-packages/" in path or "/dist-packages/" in path:
+            return not any(f"-packages/{p}/" in path for p in FRAMEWORKS)
+        if "/lib/python3" in path or "/Lib/" in frame.file:
+            return False  # the standard library of an installed interpreter
+        if path.startswith("/") or path[1:3] == ":/":
+            return True
+        return path.rsplit("/", 1)[-1] not in STDLIB_FILES
 
     def entry_frame(self, task: Task) -> Frame | None:
         """A thread's target, or its outermost Python frame: every thread starts in threading's
