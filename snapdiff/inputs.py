@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import BinaryIO
 
-from snapdiff import bounds, runtimes, store
+from snapdiff import bounds, runtimes, store, unwrap
 from snapdiff.errors import InputError, UsageError
 from snapdiff.model import Snapshot, paused_gc
 
@@ -165,42 +165,215 @@ def _is_blank(buf: Buffer) -> bool:
 
 
 def parse_bytes(
-    data: bytes, origin: str, source: str | None = None, *, keep_locals: bool = False
+    data: bytes,
+    origin: str,
+    source: str | None = None,
+    *,
+    keep_locals: bool = False,
+    dump: int | None = None,
 ) -> Snapshot:
     """Detect (or take the forced ``source``) and read; snapshot files load as they are."""
-    return parse_buffer(data, origin, source, keep_locals=keep_locals)
+    return parse_buffer(data, origin, source, keep_locals=keep_locals, dump=dump)
 
 
 def parse_buffer(
-    buf: Buffer, origin: str, source: str | None = None, *, keep_locals: bool = False
+    buf: Buffer,
+    origin: str,
+    source: str | None = None,
+    *,
+    keep_locals: bool = False,
+    dump: int | None = None,
 ) -> Snapshot:
     """:func:`parse_bytes` on bytes or a file mapped in memory.
 
     A reader with a buffer or stream entry point (Go's full-stack dumps, which grow to
     gigabytes) is handed the mapped file, or the pieces of a gzip stream as they are
-    decompressed; the other formats are small and read whole.
+    decompressed; the other formats are small and read whole. When the input holds several
+    dumps, ``dump`` (1-based) picks one; without it the last is read, and a warning says how
+    many there are and where they start.
     """
     with paused_gc():
-        return _parse_buffer(buf, origin, source, keep_locals)
+        return _parse_buffer(buf, origin, source, keep_locals, dump)[0]
 
 
-def _parse_buffer(buf: Buffer, origin: str, source: str | None, keep_locals: bool) -> Snapshot:
+def parse_each(
+    buf: Buffer, origin: str, source: str | None = None, *, keep_locals: bool = False
+) -> list[Snapshot]:
+    """Every dump of the input, each its own snapshot (``origin#1``, ``origin#2``...)."""
+    with paused_gc():
+        first, count = _parse_buffer(buf, origin, source, keep_locals, None, each=True)
+        if count <= 1:
+            return [first]
+        return [
+            _parse_buffer(buf, origin, source, keep_locals, n, each=True)[0]
+            for n in range(1, count + 1)
+        ]
+
+
+def _parse_buffer(
+    buf: Buffer,
+    origin: str,
+    source: str | None,
+    keep_locals: bool,
+    dump: int | None,
+    *,
+    each: bool = False,
+) -> tuple[Snapshot, int]:
+    """The snapshot read and the number of dumps the input holds."""
     if buf[:2] == GZIP_MAGIC:
-        return _parse_gzip(buf, origin, source, keep_locals)
+        return _parse_gzip(buf, origin, source, keep_locals, dump, each)
     if _is_blank(buf[: runtimes.SNIFF_BYTES]) and _is_blank(buf):
         raise InputError(f"{origin}: empty input: no dump to read")
+    notes: tuple[str, ...] = ()
+    # A binary format (the pprof protobuf) is never unwrapped: only text is.
+    binary = runtimes.SOURCES[_PPROF].sniff(buf[: runtimes.SNIFF_BYTES])
+    wrapped = None if binary else unwrap.unwrap(buf, len(buf))
+    if wrapped is not None:
+        buf, notes = wrapped.data, wrapped.notes
+        if _is_blank(buf):
+            raise InputError(f"{origin}: no dump in it once {', '.join(notes)} are taken off")
     head = buf[: runtimes.SNIFF_BYTES]
     reader = _reader(head, origin, source)
     if reader is None:
-        snap = store.loads(buf[:], origin)
-    elif reader.parse_buffer is not None:
+        return store.loads(buf[:], origin), 1
+    if reader.parse_buffer is not None and (len(buf) > _SPLIT_MAX or _go_marks(buf) < 2):
+        # One dump (for Go: no crash or SIGQUIT header twice), read a window at a time.
         snap = _checked(reader.parse_buffer(buf, origin), reader)
+        if len(buf) <= _SPLIT_MAX:
+            snap = _accounted(snap, buf, reader)
+        return _noted(snap, notes), 1
+    return _read_dumps(buf[:], origin, reader, keep_locals, dump, notes, each)
+
+
+# Inputs larger than this are not looked at for several dumps (a Go debug=2 dump of gigabytes is
+# one dump, read a window at a time).
+_SPLIT_MAX = 64 * 1024 * 1024
+# A Go input with two of these lines may hold several dumps (two SIGQUIT dumps in a stderr).
+_GO_MARKS = (b"SIGQUIT: quit", b"SIGABRT: abort", b"panic: ", b"fatal error: ")
+
+
+def _go_marks(buf: Buffer) -> int:
+    return sum(unwrap.count_lines(buf, mark) for mark in _GO_MARKS)
+
+
+def _read_dumps(
+    data: bytes,
+    origin: str,
+    reader: runtimes.Source,
+    keep_locals: bool,
+    dump: int | None,
+    notes: tuple[str, ...],
+    each: bool,
+) -> tuple[Snapshot, int]:
+    """Read one dump of ``data``: the only one, the one asked for, or the last."""
+    text = data.decode("utf-8", errors="replace")
+    starts = unwrap.dump_starts(text, reader.name)
+    if len(starts) <= 1:
+        if dump not in (None, 1):
+            raise UsageError(f"{origin}: holds one dump, not {dump}")
+        return _finish(data, text, origin, reader, keep_locals, notes), 1
+    count = len(starts)
+    if dump is not None and not 1 <= dump <= count:
+        raise UsageError(f"{origin}: holds {count} dumps; --dump takes 1 to {count}")
+    lines = text.split("\n")
+    empty: list[int] = []  # dumps passed over: they hold no task (cut before their first)
+    pick = count if dump is None else dump
+    while True:
+        # What comes before the first dump (log lines, jcmd's pid) is read with the first.
+        first = starts[pick - 1] if pick > 1 else 1
+        end = starts[pick] - 1 if pick < count else len(lines)
+        # Lines before the dump become empty lines: line numbers in messages stay the file's.
+        part = "\n" * (first - 1) + "\n".join(lines[first - 1 : end])
+        if pick < count:
+            part += "\n"
+        name = f"{origin}#{pick}" if each else origin
+        try:
+            snap = _finish(part.encode("utf-8"), part, name, reader, keep_locals, notes)
+            break
+        except InputError:
+            if dump is not None or each or pick == 1:
+                raise
+            empty.append(pick)
+            pick -= 1
+    where = ", ".join(str(n) for n in starts)
+    what = _DUMPS.get(reader.name, "dumps")
+    if each:
+        said = f"{origin}: {count} {what} in one file (starting on lines {where}); read each"
     else:
-        snap = _checked(reader.parse(buf[:], origin, keep_locals=keep_locals), reader)
-    return snap
+        chosen = "the last" if dump is None and not empty else f"dump {pick}"
+        said = (
+            f"{origin}: {count} {what} in one file (starting on lines {where}); read {chosen}, "
+            f"lines {starts[pick - 1]}-{end}; pick another with --dump N, or give the file to "
+            "'snapdiff trend' to read each"
+        )
+    if empty:
+        said += "; " + ", ".join(
+            f"dump {n} (line {starts[n - 1]}) has no task in it (cut short?)" for n in empty
+        )
+    if each and pick > 1:
+        return snap, count  # said once, with the first
+    return replace(snap, warnings=(said, *snap.warnings)), count
 
 
-def _parse_gzip(buf: Buffer, origin: str, source: str | None, keep_locals: bool) -> Snapshot:
+_PPROF = "go-goroutine-pprof"
+_DUMPS = {
+    "go-goroutine-text": "goroutine dumps",
+    "go-goroutine-debug1": "goroutine profiles",
+    "jvm-text": "thread dumps",
+    "pyspy-text": "py-spy dumps",
+    "faulthandler-text": "faulthandler dumps",
+    "node-report": "Node.js reports",
+}
+
+
+def _finish(
+    data: bytes,
+    text: str,
+    origin: str,
+    reader: runtimes.Source,
+    keep_locals: bool,
+    notes: tuple[str, ...],
+) -> Snapshot:
+    if reader.parse_buffer is not None:
+        snap = _checked(reader.parse_buffer(data, origin), reader)
+    else:
+        snap = _checked(reader.parse(data, origin, keep_locals=keep_locals), reader)
+    return _noted(_accounted(snap, data, reader), notes)
+
+
+def _accounted(snap: Snapshot, data: Buffer, reader: runtimes.Source) -> Snapshot:
+    """A warning when the input has more lines that look like task headers than tasks read."""
+    found = unwrap.account(data, reader.name, snap.total, reader.is_header)
+    if found is None:
+        return snap
+    kind = "goroutine" if reader.name.startswith("go-") else "thread"
+    said = f"{snap.source.origin}: read {snap.total:,} {kind}s of {found.headers:,} headers"
+    if found.not_understood:
+        shown = ", ".join(map(str, found.not_understood[:10]))
+        more = ", ..." if len(found.not_understood) > 10 else ""
+        said += (
+            f"; {len(found.not_understood):,} {kind} headers not understood at lines {shown}{more}"
+        )
+    if snap.skipped_lines:
+        said += f"; {snap.skipped_lines:,} lines skipped"
+    return replace(snap, warnings=(*snap.warnings, said))
+
+
+def _noted(snap: Snapshot, notes: tuple[str, ...]) -> Snapshot:
+    if not notes:
+        return snap
+    detail = ", ".join(filter(None, (snap.source.detail, "taken off: " + ", ".join(notes))))
+    return replace(snap, source=replace(snap.source, detail=detail))
+
+
+def _parse_gzip(
+    buf: Buffer,
+    origin: str,
+    source: str | None,
+    keep_locals: bool,
+    dump: int | None,
+    each: bool,
+) -> tuple[Snapshot, int]:
     state = _GzipState()
     pieces = gunzip_pieces(buf, origin, state)
     # Enough of the start to detect the format (and to tell an empty stream).
@@ -214,23 +387,21 @@ def _parse_gzip(buf: Buffer, origin: str, source: str | None, keep_locals: bool)
     if not start.strip():
         raise InputError(f"{origin}: empty input: no dump to read")
     head = bytes(start[: runtimes.SNIFF_BYTES])
-    reader = _reader(head, origin, source)
+    count = 1
+    reader = None if unwrap.wrapped(head) else _reader(head, origin, source)
     if reader is not None and reader.parse_stream is not None:
         stream = itertools.chain((bytes(start),), pieces)
         snap = _checked(reader.parse_stream(stream, origin), reader)
     else:
         data = bytes(start) + b"".join(pieces)
-        if reader is None:
-            snap = store.loads(data, origin)
-        else:
-            snap = _checked(reader.parse(data, origin, keep_locals=keep_locals), reader)
+        snap, count = _parse_buffer(data, origin, source, keep_locals, dump, each=each)
     if not state.complete:
         snap = replace(
             snap,
             warnings=(f"{origin}: the gzip stream is cut short; read what it held", *snap.warnings),
             truncated=True,
         )
-    return snap
+    return snap, count
 
 
 def _reader(head: bytes, origin: str, source: str | None) -> runtimes.Source | None:
@@ -255,11 +426,27 @@ def _checked(snap: Snapshot, reader: runtimes.Source) -> Snapshot:
     return bounds.bounded(snap)
 
 
-def load(path: str, source: str | None = None, *, keep_locals: bool = False) -> Snapshot:
+def load(
+    path: str, source: str | None = None, *, keep_locals: bool = False, dump: int | None = None
+) -> Snapshot:
     """Read a file (mapped in memory, never copied whole) or ``-`` for standard input."""
+    return _load(path, source, keep_locals, dump, each=False)[0]
+
+
+def load_each(path: str, source: str | None = None) -> list[Snapshot]:
+    """Every dump of a file, each its own snapshot (one for most files)."""
+    return _load(path, source, False, None, each=True)
+
+
+def _load(
+    path: str, source: str | None, keep_locals: bool, dump: int | None, *, each: bool
+) -> list[Snapshot]:
     max_input()  # a limit that is not a size is an error before anything is read
     if path == "-":
-        return parse_bytes(read_bytes(path), "<stdin>", source, keep_locals=keep_locals)
+        stdin = read_bytes(path)
+        if each:
+            return parse_each(stdin, "<stdin>", source)
+        return [parse_bytes(stdin, "<stdin>", source, keep_locals=keep_locals, dump=dump)]
     try:
         fh = open(path, "rb")  # noqa: SIM115 (closed below, after the map)
     except OSError as exc:
@@ -274,7 +461,9 @@ def load(path: str, source: str | None = None, *, keep_locals: bool = False) -> 
         except OSError as exc:
             raise _open_error(path, exc) from None
         try:
-            return parse_buffer(data, path, source, keep_locals=keep_locals)
+            if each:
+                return parse_each(data, path, source)
+            return [parse_buffer(data, path, source, keep_locals=keep_locals, dump=dump)]
         finally:
             if isinstance(data, mmap.mmap):
                 data.close()

@@ -41,11 +41,14 @@ class Reader:
     parse: Callable[..., Snapshot]
     parse_buffer: Callable[[Any, str], Snapshot] | None = None
     parse_stream: Callable[[Iterable[bytes], str], Snapshot] | None = None
+    # The reader's own test of a task header line, for formats with one: a line that looks
+    # like a header but fails it is named in a warning (see snapdiff.unwrap.account).
+    is_header: Callable[[str], bool] | None = None
 
 
 def reader(module: ModuleType) -> Reader:
     """The reader a format's module defines: ``NAME``, ``DESCRIPTION``, ``sniff``, ``parse``
-    and, optionally, ``parse_buffer`` and ``parse_stream``."""
+    and, optionally, ``parse_buffer``, ``parse_stream`` and ``is_header``."""
     return Reader(
         module.NAME,
         module.DESCRIPTION,
@@ -53,6 +56,7 @@ def reader(module: ModuleType) -> Reader:
         module.parse,
         getattr(module, "parse_buffer", None),
         getattr(module, "parse_stream", None),
+        getattr(module, "is_header", None),
     )
 
 

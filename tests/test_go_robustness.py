@@ -131,12 +131,18 @@ def check_cut(full: Snapshot, data: bytes, cut: int) -> None:
     if not snap.truncated:
         # Only a cut exactly at the end of a whole block goes unseen (Go prints nothing that
         # says a block was the last one); what was read is then exactly the start of the dump.
-        assert part.endswith(b"\n"), cut
+        # (or on a last line that looks whole: a pc offset may have lost a digit, which no
+        # frame keeps).
+        assert part.endswith(b"\n") or go_text._WHOLE_TAIL.match(part, part.rfind(b"\n") + 1), cut
         assert snap.tasks == full.tasks[: len(snap.tasks)], cut
         return
     assert snap.warnings, cut
     assert len(snap.tasks) <= len(full.tasks), cut
-    if not part.endswith(b"\n"):
+    tail = part[part.rfind(b"\n") + 1 :]
+    # A last line that looks whole (a file line with its pc offset, a header) is read as a
+    # line: the cut is then told by the block it leaves unfinished, not by the missing newline.
+    whole = go_text._WHOLE_TAIL.match(tail) or go_debug1._WHOLE_LAST.search("\n" + tail.decode())
+    if tail and not whole:
         assert any("ends in the middle of a line" in w for w in snap.warnings), cut
     if full.has_ids:
         by_id = {t.id: t for t in full.tasks}

@@ -359,7 +359,7 @@ def test_kill_3_twice_reads_the_last_dump_only():
     snap = parse_bytes(b"INFO up\n" + earlier + b"INFO more\n" + once, "stdout.log")
     alone = parse_bytes(once, "sigquit.txt")
     assert snap.tasks == alone.tasks
-    assert any("2 thread dumps one after another" in w for w in snap.warnings)
+    assert any("2 thread dumps in one file" in w and "read the last" in w for w in snap.warnings)
     assert by_pattern(snap)["http-worker-N"] == 4
 
 

@@ -69,6 +69,15 @@ SourceOpt = Annotated[
 ColorOpt = Annotated[
     Color, typer.Option("--color", case_sensitive=False, help="Colour in the terminal report.")
 ]
+DumpOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--dump",
+        min=1,
+        help="When a file holds several dumps (kill -3 twice, py-spy over several processes): "
+        "read the Nth (1 = the first); without it, the last. 'trend' reads each.",
+    ),
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines on stderr.")]
 AllOpt = Annotated[
     bool,
@@ -185,13 +194,19 @@ def as_passed(snap: Snapshot, path: str) -> Snapshot:
 
 
 def load(
-    path: str, source: str | None, quiet: bool, *, keep_locals: bool = False, passed: bool = True
+    path: str,
+    source: str | None,
+    quiet: bool,
+    *,
+    keep_locals: bool = False,
+    passed: bool = True,
+    dump: int | None = None,
 ) -> Snapshot:
     """Read one input; ``passed``: named by the path given (not by the dump a snapshot file was
     made from; ``convert`` keeps that)."""
     from snapdiff import inputs
 
-    snap = inputs.load(path, source, keep_locals=keep_locals)
+    snap = inputs.load(path, source, keep_locals=keep_locals, dump=dump)
     if passed:
         snap = as_passed(snap, path)
     if not quiet:

@@ -19,6 +19,7 @@ from snapdiff.cli._common import (
     AllOpt,
     Color,
     ColorOpt,
+    DumpOpt,
     ForceOpt,
     FormatOpt,
     GroupByOpt,
@@ -181,13 +182,14 @@ def show_cmd(
     link_template: LinkOpt = None,
     path_map: PathMapOpt = None,
     link_ref: RefOpt = None,
+    dump: DumpOpt = None,
 ) -> None:
     """Group the tasks of one dump by creation site."""
     with handle_errors():
         from snapdiff.diff import show
 
         options = report_options(True, link_template, path_map, link_ref)
-        snap = load(snapshot, source, quiet)
+        snap = load(snapshot, source, quiet, dump=dump)
         result = show(snap, group_by)
         emit(fmt, output, force, color, "show", result, options)
 
@@ -241,13 +243,14 @@ def convert_cmd(
         ),
     ] = False,
     quiet: QuietOpt = False,
+    dump_index: DumpOpt = None,
 ) -> None:
     """Save a dump as a snapshot file: compact, versioned, with its capture time."""
     with handle_errors():
         from snapdiff import store
         from snapdiff.output import write_bytes
 
-        snap = load(dump, source, quiet, keep_locals=keep_locals, passed=False)
+        snap = load(dump, source, quiet, keep_locals=keep_locals, passed=False, dump=dump_index)
         if captured_at is not None:
             snap = replace(
                 snap, source=replace(snap.source, captured_at=parse_time(captured_at, dump))

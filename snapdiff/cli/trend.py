@@ -130,15 +130,20 @@ def _load_all(
     for item in files:
         f, in_folder = item if isinstance(item, tuple) else (item, False)
         try:
-            snap = as_passed(inputs.load(f, source), f)
+            # A file that holds several dumps (kill -3 more than once) gives one snapshot each
+            # (named FILE#1, FILE#2...).
+            each = inputs.load_each(f, source)
         except InputError as exc:
             if not in_folder:
                 raise
             warn(f"skipped {exc.message}")
             continue
-        for warning in snap.warnings:
-            warn(warning)
-        snaps.append(snap)
+        for snap in each:
+            if len(each) == 1:
+                snap = as_passed(snap, f)
+            for warning in snap.warnings:
+                warn(warning)
+            snaps.append(snap)
     if not quiet:
         total = sum(s.total for s in snaps)
         formats = clean(", ".join(sorted({s.source.format for s in snaps})), 300)

@@ -148,6 +148,9 @@ class _Reader:
         # What follows the last blank line: whole lines, except the final window's last.
         rest_lines = go_text._decode(bytes(buf[pos:end])).split("\n")
         tail = rest_lines.pop()
+        if final and tail and go_text._WHOLE_TAIL.match(tail.encode()):
+            rest_lines.append(tail)  # no final newline, but a whole last line (go_text.window)
+            tail = ""
         machine.feed(rest_lines, line, tail)
         fast.next_line = line + len(rest_lines)
         if final:

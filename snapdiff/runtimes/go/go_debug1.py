@@ -46,10 +46,19 @@ def sniff(head: bytes) -> bool:
     return _SNIFF.search(head) is not None
 
 
+_WHOLE_LAST = re.compile(r"\n#\t0x[0-9a-f]+\t[^\n]*:[0-9]+[ \t\r]*\Z")
+
+
 def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
     text = data.decode("utf-8", errors="replace")
     if "\r" in text:
         text = text.replace("\r\n", "\n")
+    closed = bool(text) and not text.endswith("\n") and _WHOLE_LAST.search(text) is not None
+    if closed:
+        # No final newline (nor the blank line that closes a record), but the last line is a
+        # whole frame line: saved and pasted profiles often end so. The declared total still
+        # tells a cut at a record's end.
+        text += "\n\n"
     lines = text.split("\n")
     ends_mid_line = bool(text) and not text.endswith("\n")
     lines.pop()  # "" after the final newline, or the line that was cut (never trusted)
@@ -125,6 +134,9 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
     if declared is not None and total != declared:
         if total < declared:
             truncated = True
+            if closed and tasks and FLAG_PARTIAL not in tasks[-1].flags:
+                # The record closed above was cut after all: its stack may lack frames.
+                tasks[-1] = tasks[-1]._replace(flags=(*tasks[-1].flags, FLAG_PARTIAL))
         warnings.append(
             f"{origin}: the profile says total {declared} but its records add up to {total}"
             + (" (cut short?)" if total < declared else "")

@@ -670,6 +670,9 @@ def parse_reference(data: bytes, origin: str, *, keep_locals: bool = False) -> S
     lines = text.split("\n")
     # The last element is "" after a final newline, or the line that was cut.
     tail = lines.pop()
+    if tail and _WHOLE_TAIL.match(tail.encode("utf-8", errors="surrogateescape")):
+        lines.append(tail)  # no final newline, but a whole last line: read as a line
+        tail = ""
     machine = _Machine(origin, _Tables())
     machine.feed(lines, 1, tail)
     return machine.end(tail, len(lines), len(data))
@@ -891,6 +894,15 @@ class _FastReader:
     def window(self, raw: bytes, final: bool) -> None:
         """Read one window of the input: whole lines, ending after a blank line unless final."""
         self.size += len(raw)
+        if (
+            final
+            and raw
+            and not raw.endswith(b"\n")
+            and _WHOLE_TAIL.match(raw, raw.rfind(b"\n") + 1)
+        ):
+            # No final newline, but the last line is whole (a file line with its pc offset, a
+            # header): saved and pasted dumps often end so. It is read as a line, not a cut.
+            raw += b"\n"
         text = _decode(raw)
         blanked = _ARGS.sub(_BLANK_ARGS, text)
         if " fp=0x" in blanked:
@@ -1214,6 +1226,18 @@ class _FastReader:
 
     def end(self) -> Snapshot:
         return self.machine.end(self.tail, self.next_line - 1, self.size)
+
+
+# A last line that cannot have lost anything: a file line ending in its pc offset, a header.
+_WHOLE_TAIL = re.compile(
+    rb"(?:\t[^\n]*:[0-9]+ \+0x[0-9a-f]+|goroutine [0-9]+ [^\n]*\]:"
+    rb"|\.\.\.additional frames elided\.\.\.)[ \t\r]*$"
+)
+
+
+def is_header(line: str) -> bool:
+    """Whether the reader takes ``line`` as a goroutine header."""
+    return _SNIFF.match(line.encode("utf-8", errors="replace")) is not None
 
 
 def _creator_id(body: str) -> int | None:

@@ -87,12 +87,26 @@ DESCRIPTION = (
 )
 
 _SNIFF_HEADER = re.compile(
-    rb'^"[^\n]*" [^\n"]*?\btid=0x[0-9a-fA-F]+ nid=(?:0x[0-9a-fA-F]+|\d+)\b', re.M
+    rb'^"[^\n]*" [^\n"]*?\btid=(?:0x)?[0-9a-fA-F]+ +nid=(?:0x[0-9a-fA-F]+|\d+)\b'
+    rb'|^"[^\n]*" - Thread t@\d+\r?$'
+    rb'|^"[^\n]*" (?:daemon )?(?:prio=\d+ )?[Ii]d=\d+ (?:in )?[A-Z_]+\b',
+    re.M,
 )
-_SNIFF_FULL = re.compile(rb"^Full thread dump [^\n]*:\r?$", re.M)
+_SNIFF_FULL = re.compile(rb"^Full thread dump [^\n]*:?\r?$", re.M)
+# jstack, jcmd and kill -3. JDK 5-7 (HP-UX, older HotSpot) print tid and nid without "0x"; a
+# JDK 21+ carrier thread running a virtual thread has no nid and no state after the tid.
 _HEADER = re.compile(
-    r'"(?P<name>.*)" (?P<attrs>(?:[^ "]+ +)*?)tid=0x[0-9a-fA-F]+ +'
-    r"nid=(?P<nid>0x[0-9a-fA-F]+|\d+)(?P<rest>.*)$",
+    r'"(?P<name>.*)" (?P<attrs>(?:[^ "]+ +)*?)tid=(?:0x)?[0-9a-fA-F]+'
+    r"(?: +nid=(?P<nid>0x[0-9a-fA-F]+|\d+))?(?P<rest>(?: .*)?)$",
+    re.S,
+)
+# VisualVM and Spring Boot's text/plain /actuator/threaddump: "name" - Thread t@42
+_HEADER_TAT = re.compile(r'"(?P<name>.*)" - Thread t@(?P<id>\d{1,19})\s*$', re.S)
+# ThreadInfo.toString() (JConsole, libraries that log ThreadMXBean dumps):
+# "name" Id=42 WAITING on ..., "name" daemon prio=5 Id=42 RUNNABLE, older "name" id=42 in RUNNABLE
+_HEADER_INFO = re.compile(
+    r'"(?P<name>.*)" (?P<attrs>(?:daemon )?(?:prio=\d+ )?)[Ii]d=(?P<id>\d{1,19}) (?:in )?'
+    r"(?P<state>[A-Z_]+)(?P<rest>.*)$",
     re.S,
 )
 _STATE = re.compile(r"\s+java\.lang\.Thread\.State: (.+?)\s*$")
@@ -103,6 +117,7 @@ _DATE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
 # end; a search for '\s*\[' at every space) a long line took quadratic time.
 _HEX_ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
 _NAME_LINES = 16
+_VERSION_WORD = re.compile(r"\d+\.\d")
 
 # Generated classes: lambdas (``$$Lambda$14/0x..`` before JDK 21, ``$$Lambda/0x..`` since) and
 # other hidden classes (``LambdaForm$MH/0x..``) carry numbers and addresses that change from one
@@ -113,8 +128,14 @@ _FILE_LINE = re.compile(r"(.*?):(\d{1,9})$")
 
 
 def sniff(head: bytes) -> bool:
-    """A thread header (``"name" ... tid=0x.. nid=..``) or a ``Full thread dump ...:`` line."""
+    """A thread header (``"name" ... tid=0x.. nid=..``, ``"name" - Thread t@N``, ``"name"
+    Id=N STATE``) or a ``Full thread dump ...:`` line."""
     return _SNIFF_HEADER.search(head) is not None or _SNIFF_FULL.search(head) is not None
+
+
+def is_header(line: str) -> bool:
+    """Whether the reader takes ``line`` as a thread header."""
+    return any(p.match(line) for p in (_HEADER, _HEADER_TAT, _HEADER_INFO))
 
 
 def clean_function(text: str) -> str:
@@ -164,6 +185,16 @@ def _attrs(attrs: str) -> tuple[int | None, bool]:
     return number, daemon
 
 
+def _cut_tail(tail: str) -> bool:
+    """Whether the input's last line (with no newline after it) stops half way."""
+    body = tail.strip()
+    if body.startswith("at ") or (body.startswith("- ") and "<" in body):
+        return not body.endswith(")")
+    if body.startswith('"'):
+        return not is_header(body)
+    return False
+
+
 def _nid(text: str) -> int | None:
     if text.startswith("0x"):
         return int(text, 16) if len(text) <= 18 else None
@@ -206,6 +237,8 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
     in_smr = False
     pending: list[str] = []  # the first lines of a name that holds newlines
     dumps: list[int] = []  # the line of each "Full thread dump" line
+    style = ""  # the last header's shape: jstack, visualvm (t@N) or threadinfo (Id=N STATE)
+    styles: set[str] = set()
 
     def finish(partial: bool = False) -> None:
         nonlocal cur, frames, no_number
@@ -242,14 +275,33 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
         frames = []
 
     def header(line: str) -> bool:
-        nonlocal cur, ended
+        nonlocal cur, ended, style
         m = _HEADER.match(line)
-        if m is None:
-            return False
-        finish()
-        number, daemon = _attrs(m.group("attrs"))
-        rest = _without_address(m.group("rest")).strip()
-        cur = _Thread(m.group("name"), number, daemon, _nid(m.group("nid")), rest)
+        if m is not None:
+            finish()
+            number, daemon = _attrs(m.group("attrs"))
+            rest = _without_address(m.group("rest")).strip()
+            nid = m.group("nid")
+            cur = _Thread(m.group("name"), number, daemon, _nid(nid) if nid else 0, rest)
+            style = "jstack"
+        else:
+            m = _HEADER_TAT.match(line)
+            if m is not None:
+                finish()
+                cur = _Thread(m.group("name"), bounds.digits(m.group("id")), False, 0, "")
+                style = "visualvm"
+            else:
+                m = _HEADER_INFO.match(line)
+                if m is None:
+                    return False
+                finish()
+                daemon = "daemon" in m.group("attrs")
+                cur = _Thread(
+                    m.group("name"), bounds.digits(m.group("id")), daemon, 0, m.group("state")
+                )
+                cur.has_state = True
+                style = "threadinfo"
+        styles.add(style)
         ended = False
         return True
 
@@ -292,12 +344,19 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
                     cur.state = sm.group(1)
                     cur.has_state = True
                 continue
+            if body.startswith("Carrying virtual thread"):
+                # JDK 21+: a carrier thread prints this instead of its state line.
+                if not cur.has_state:
+                    cur.state = body.lower()
+                    cur.has_state = True
+                continue
             if body.startswith(
                 (
                     "Locked ownable synchronizers:",
+                    "Number of locked synchronizers",
                     "No compile task",
                     "Compiling:",
-                    "Carrying virtual thread",
+                    "...",
                 )
             ):
                 continue
@@ -332,15 +391,35 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
                 full_dump = True
                 vm, vm_detail = fm
                 version = vm_detail.split(" ", 1)[0]
+                if vm.lstrip().startswith("["):
+                    # JDK 5 on HP-UX: "Full thread dump [date] (<VM> <version> ...):"
+                    words = vm_detail.split()
+                    numbered = [i for i, w in enumerate(words) if _VERSION_WORD.match(w)]
+                    vm = " ".join(words[: numbered[0]] if numbered else words)
+                    version = words[numbered[0]] if numbered else ""
                 continue
         # A line of another shape, even inside a thread's block: a kill -3 dump shares the
         # service's stdout, so its log lines can fall between a thread's frames.
         skipped += 1
     if pending:
         skipped += len(pending)
-    cut_line = bool(text) and not text.endswith("\n")
-    truncated = cut_line or (full_dump and not ended and cur is not None)
+    # A cut is decided from the dump itself, not from a missing final newline (many saved and
+    # pasted dumps have none): the last line is a frame or a header that stops half way, or
+    # (jstack) the last thread has a stack but the VM's own threads, which come last and have
+    # none, and the JNI refs line never came. JDK 5-7 print no JNI refs line: that alone is no
+    # cut.
+    tail = lines[-1].rstrip("\r") if lines else ""
+    cut_line = bool(tail.strip()) and _cut_tail(tail)
     last = cur
+    cut_block = (
+        full_dump
+        and not ended
+        and last is not None
+        and style == "jstack"
+        and (bool(frames) or last.has_state)
+        and last.number is not None
+    )
+    truncated = cut_line or cut_block
     finish(partial=truncated and last is not None)
     if not tasks:
         first = next((i for i, ln in enumerate(lines) if ln.strip()), 0)
@@ -354,7 +433,11 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
         cut = tasks[-1]
         warnings.append(
             f"{origin}:{len(lines)}: the dump is cut short ("
-            + ("the input ends in the middle of a line" if cut_line else "no JNI global refs line")
+            + (
+                "the input ends in the middle of a line"
+                if cut_line
+                else "the last thread has a stack, and no VM thread or JNI refs line follows"
+            )
             + (
                 f"); thread #{cut.id} {cut.name!r} may be missing frames"
                 if last is not None
@@ -369,6 +452,10 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
     detail = ["JVM thread dump"]
     if vm:
         detail.append(f"{vm} {version}".strip())
+    if "visualvm" in styles:
+        detail.append('VisualVM / actuator text ("name" - Thread t@N)')
+    if "threadinfo" in styles:
+        detail.append("ThreadInfo.toString (Id=N STATE)")
     if no_number == len(tasks):
         detail.append("no #N thread numbers (JDK 7 or older)")
     elif no_number:

@@ -111,8 +111,12 @@ DESCRIPTION = (
 )
 
 # The start of a report: `{` at the start of a line, the "header" object first, its first key
-# "reportVersion" (as Node writes it). Log lines may come before it.
-_START = re.compile(rb'(?m)^[ \t]*\{\s*"header"\s*:\s*\{\s*"(?:reportVersion|nodejsVersion)"\s*:')
+# "reportVersion" (as Node writes it since v11.10 / v12). Node 11.8 and 11.9 wrote no
+# reportVersion: their header starts with "event" (then "trigger" or "location", "filename",
+# "dumpEventTime"). Log lines may come before it.
+_START = re.compile(
+    rb'(?m)^[ \t]*\{\s*"header"\s*:\s*\{\s*"(?:reportVersion|nodejsVersion|event)"\s*:'
+)
 # "at FUNCTION (FILE:LINE:COLUMN)" or "at FILE:LINE:COLUMN" is cut with string methods
 # (:func:`_located`): as the pattern '^at (?:(.+?) \()?(.+?):(\d+):\d+\)?$' a long line of
 # " (" without a final ":LINE:COLUMN" took quadratic time (52 KB: 8 s).
@@ -196,7 +200,11 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
     node = _word(header.get("nodejsVersion"))
     event = _word(header.get("event"))
     trigger = _word(header.get("trigger"))
-    detail = [f"Node.js report v{version}" if version is not None else "Node.js report"]
+    detail = [
+        f"Node.js report v{version}"
+        if version is not None
+        else "Node.js report without reportVersion (Node.js 11)"
+    ]
     if event or trigger:
         detail.append(f"event {event or '?'}" + (f" ({trigger})" if trigger else ""))
     detail.append(f"{counts['handles']} libuv handles")

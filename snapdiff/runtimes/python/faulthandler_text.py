@@ -69,24 +69,40 @@ from snapdiff.model import (
 NAME = "faulthandler-text"
 DESCRIPTION = "CPython faulthandler dumps: SIGUSR1 (register), dump_traceback(_later), fatal errors"
 
+# Python 3.3 and the faulthandler backport before 2.4 wrote "Thread 0x...:" (no "(most recent
+# call first)") and "Traceback (most recent call first):" for one thread.
 _SNIFF = re.compile(
-    rb"^(?:(?:Current thread|Thread) 0x[0-9a-fA-F]{1,16}(?: \[[^\n]*\])?|Stack)"
-    rb" \(most recent call first\):\r?\n"
-    rb"  (?:File [\"?]|<no Python frame>|<tstate is freed>|Garbage-collecting|\.\.\.\r?$)",
+    rb"^(?:(?:Current thread|Thread) 0x[0-9a-fA-F]{1,16}(?: \[[^\n]*\])?"
+    rb"(?: \(most recent call first\))?|(?:Stack|Traceback) \(most recent call first\)):\r?\n"
+    rb"(?:  File [\"?]|File \"|  <no Python frame>|  <tstate is freed>|  Garbage-collecting"
+    rb"|  \.\.\.\r?$)",
     re.M,
 )
 _THREAD = re.compile(
-    r"(Current thread|Thread) 0x([0-9a-fA-F]{1,16})(?: \[(.*)\])? \(most recent call first\):$"
+    r"(Current thread|Thread) 0x([0-9a-fA-F]{1,16})(?: \[(.*)\])?(?: \(most recent call first\))?:$"
 )
-_FRAME = re.compile(r'  File (?:"(.*)"|\?\?\?), line (\d{1,9}|\?\?\?) in (.*)$')
+_FRAME = re.compile(r' {0,2}File (?:"(.*)"|\?\?\?), line (\d{1,9}|\?\?\?) in (.*)$')
+# The outermost frame of a Python thread: the main thread's module, a threading.Thread's
+# bootstrap. A dump whose last line (with no newline after it) is such a frame is whole.
+_OUTERMOST = ("<module>", "_bootstrap", "__bootstrap", "_run_module_as_main")
 _FATAL_HEADERS = ("Fatal Python error: ", "Windows fatal exception: ")
 _TIMEOUT = re.compile(r"Timeout \((\d+:\d\d:\d\d(?:\.\d+)?)\)!$")
-_STACK = "Stack (most recent call first):"
+_STACKS = ("Stack (most recent call first):", "Traceback (most recent call first):")
 
 
 def sniff(head: bytes) -> bool:
     """A thread (or ``Stack``) header whose next line is a frame or one of faulthandler's marks."""
     return _SNIFF.search(head) is not None
+
+
+def is_header(line: str) -> bool:
+    """Whether the reader takes ``line`` as a thread (or one-thread stack) header."""
+    return line in _STACKS or _THREAD.match(line) is not None
+
+
+def dump_starts(text: str) -> list[int]:
+    """The first line of each dump in ``text`` (as :func:`parse` splits them)."""
+    return [d.first_line for d in _read(text)[0]]
 
 
 class _Dump:
@@ -104,9 +120,21 @@ class _Dump:
         self.elided = 0
 
 
-def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
-    """Read the last dump in ``data``; ``keep_locals`` is accepted and unused (none are printed)."""
-    text = data.decode("utf-8", errors="replace")
+def _whole(line: str) -> bool:
+    """Whether a last line (with no newline after it) is a whole line of a dump."""
+    frame = _FRAME.match(line)
+    if frame is not None:
+        return frame.group(3).strip() in _OUTERMOST  # else the stack stops half way
+    return (
+        is_header(line)
+        or line.strip() in ("...", "<no Python frame>", "<tstate is freed>", "Garbage-collecting")
+        or line.startswith(("Extension modules: ", "Python runtime state: "))
+    )
+
+
+def _read(text: str) -> tuple[list[_Dump], int, str, bool, bool, int]:
+    """The dumps of ``text``; skipped lines, runtime state, whether threads are named, whether
+    the input is cut, and its number of lines."""
     lines = text.split("\n")
     dumps: list[_Dump] = []
     interned: dict[tuple[str, int, str], Frame] = {}
@@ -157,8 +185,9 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
             after_blank = True
             continue
         follows_blank, after_blank = after_blank, False
-        if line[0] == " " and cur is not None:
-            if line.startswith("  File "):
+        if (line[0] == " " or line.startswith("File ")) and cur is not None:
+            # (Frames lose their indent where an issue tracker renders a pasted dump.)
+            if line.startswith(("  File ", "File ")):
                 fm = _FRAME.match(line)
                 if fm:
                     file = fm.group(1) if fm.group(1) is not None else "???"
@@ -201,7 +230,7 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
                 names = names or bool(name)
                 cur = {"id": m.group(2), "name": name, "state": "current" if is_current else ""}
                 continue
-        if line == _STACK:
+        if line in _STACKS:
             first, reason = pending_header if pending_header is not None else (line_no, "")
             pending_header = None
             start_dump(first, reason)
@@ -231,9 +260,18 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
         # stack trace (most recent call first):`` and ``  Binary file ...`` lines). A log line
         # written while a thread was being dumped does not end the thread.
         skipped += 1
-    truncated = bool(text) and not text.endswith("\n")
+    # No final newline is no cut by itself (saved and pasted dumps often have none): the last
+    # line must also be no whole frame, header or mark.
+    tail = lines[-1].rstrip("\r") if lines else ""
+    truncated = bool(tail) and not _whole(tail)
     finish(partial=truncated)
+    return dumps, skipped, runtime_state, names, truncated, len(lines)
 
+
+def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
+    """Read the last dump in ``data``; ``keep_locals`` is accepted and unused (none are printed)."""
+    text = data.decode("utf-8", errors="replace")
+    dumps, skipped, runtime_state, names, truncated, n_lines = _read(text)
     warnings: list[str] = []
     chosen = dumps[-1] if dumps else _Dump(1)
     if len(dumps) > 1:
@@ -255,7 +293,7 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
         )
     if truncated:
         warnings.append(
-            f"{origin}:{len(lines)}: the input ends in the middle of a line"
+            f"{origin}:{n_lines}: the input ends in the middle of a line"
             + (f"; thread 0x{tasks[-1].id:x} is cut short" if tasks and tasks[-1].id else "")
         )
     detail = ["faulthandler"]

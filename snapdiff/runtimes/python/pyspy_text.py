@@ -64,6 +64,7 @@ DESCRIPTION = "py-spy dump text output: Python threads, with or without --locals
 
 # ANSI colour (SGR) sequences py-spy's console styling writes when stdout is a terminal.
 _SGR = r"(?:\x1b\[[0-9;]*m)*"
+_SGR_ANY = re.compile(r"\x1b\[[0-9;]*m")
 _SGR_RE = re.compile(r"\x1b\[[0-9;]*m")
 _ID = r"(0x[0-9A-Fa-f]{1,16}|\d{1,20})"
 
@@ -83,6 +84,11 @@ _VERSION = re.compile(r"Python v(\S+)")
 _NAME_LINES = 16
 
 _SECTION_MARKERS = frozenset({"Arguments:", "Locals:", "Arguments::", "Locals::"})
+
+
+def is_header(line: str) -> bool:
+    """Whether the reader takes ``line`` as a thread header."""
+    return _THREAD.match(line) is not None
 
 
 def sniff(head: bytes) -> bool:
@@ -226,7 +232,13 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
         if line.strip("-") == "":
             continue  # the separator --subprocesses prints between processes
         skipped += 1
-    truncated = bool(text) and not text.endswith("\n")
+    # No final newline is no cut by itself (saved and pasted dumps often lack it): the last
+    # line must also stop half way (a frame without its closing parenthesis, a header whose
+    # name's quote never closes).
+    tail = _SGR_ANY.sub("", lines[-1]).rstrip() if lines else ""
+    truncated = bool(tail) and not (
+        tail.endswith(")") or (tail.endswith('"') and tail.startswith("Thread "))
+    )
     finish(partial=truncated)
     if handles:
         warnings.append(

@@ -79,6 +79,30 @@ _INTERPRETER = re.compile(
 )
 
 
+# The outermost frame of a Python thread (the main thread's module, a Thread's bootstrap).
+_OUTERMOST = ("<module>", "_bootstrap", "__bootstrap", "_run_module_as_main")
+
+
+def _whole_end(lines: list[str]) -> bool:
+    """Whether an input whose last line has no newline after it still ends whole: on a header,
+    or on the outermost frame of a stack (or that frame's source line). Saved and pasted dumps
+    often lack the final newline; that alone is no cut."""
+    last = _SGR_RE.sub("", lines[-1].rstrip("\r"))
+    if _HEADER.match(last) or _EMPTY.match(last):
+        return True
+    for back in (1, 2):
+        if len(lines) > back:
+            frame = _PY_FRAME.match(_SGR_RE.sub("", lines[-back].rstrip("\r")))
+            if frame is not None:
+                return frame.group(3).strip() in _OUTERMOST
+    return False
+
+
+def is_header(line: str) -> bool:
+    """Whether the reader takes ``line`` as a thread header."""
+    return _HEADER.match(_SGR_RE.sub("", line)) is not None
+
+
 def sniff(head: bytes) -> bool:
     """A ``Traceback for thread N ... (most recent call last):`` header."""
     return _SNIFF.search(head) is not None
@@ -179,7 +203,7 @@ def parse(data: bytes, origin: str, *, keep_locals: bool = False) -> Snapshot:
             continue
         skipped += 1
 
-    truncated = bool(text) and not text.endswith("\n")
+    truncated = bool(lines[-1]) and not _whole_end(lines)
     if truncated and threads:
         threads[-1][4].append(FLAG_PARTIAL)
     # Threads that never set a name have the process's, which the main thread (printed last)
