@@ -67,6 +67,9 @@ _PREFIXES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("comment prefix", re.compile(r"^[ \t]*#(?: |$)")),
 )
 _PREFIX_SHARE = 0.8  # of the non-blank lines of the start that must carry the same prefix
+# A "# " prefix must be on every line: most lines of a Go debug=1 profile start with "#" (its
+# frames and labels), and with its tabs turned to spaces they read as "# ..." too.
+_ALL_LINES = frozenset({"comment prefix"})
 _PREFIX_LINES = 400  # lines of the start looked at
 
 # --- shell prompts --------------------------------------------------------------------------
@@ -128,7 +131,7 @@ def _prefix(lines: list[str]) -> tuple[str, re.Pattern[str]] | None:
         return None
     for name, pattern in _PREFIXES:
         hits = sum(1 for ln in sample if pattern.match(ln))
-        if hits >= _PREFIX_SHARE * len(sample):
+        if hits >= (len(sample) if name in _ALL_LINES else _PREFIX_SHARE * len(sample)):
             return name, pattern
     return None
 

@@ -1230,7 +1230,7 @@ class _FastReader:
 
 # A last line that cannot have lost anything: a file line ending in its pc offset, a header.
 _WHOLE_TAIL = re.compile(
-    rb"(?:\t[^\n]*:[0-9]+ \+0x[0-9a-f]+|goroutine [0-9]+ [^\n]*\]:"
+    rb"(?:[\t ][^\n]*:[0-9]+ \+0x[0-9a-f]+|goroutine [0-9]+ [^\n]*\]:"
     rb"|\.\.\.additional frames elided\.\.\.)[ \t\r]*$"
 )
 
