@@ -278,3 +278,24 @@ class Runtime:
 
 # What a format no runtime claims is read with (a snapshot file from a later snapdiff).
 GENERIC = Runtime("generic", "tasks")
+
+
+@dataclass(frozen=True)
+class NamedThreads(Runtime):
+    """A runtime whose threads carry names that say their pool (``pool-1-thread-3``) and whose
+    tools print a frame's file as a path or a name alone: group by file name and name pattern."""
+
+    def file_key(self, task: Task, path: str) -> str:
+        return path.replace("\\", "/").rsplit("/", 1)[-1]
+
+    def pattern(self, task: Task) -> str:
+        return name_pattern(task.name) if task.kind == self.thread_kind and task.name else ""
+
+    def one_pool(self, tasks: Sequence[Task]) -> str:
+        """Threads of one pool: ``pool-1-thread-N`` (Executors), ``ThreadPoolExecutor-0_N``."""
+        return one_pool({t.name for t in tasks if t.name})
+
+    @property
+    def thread_kind(self) -> str:
+        """The kind whose names carry the pool (the runtime's first kind)."""
+        return self.kinds[0].name if self.kinds else ""

@@ -413,3 +413,20 @@ def unique(notes: list[str] | tuple[str, ...], origins: tuple[str, ...] = ()) ->
         else:
             out.append(f"{names[0]}: {rest}" if names else rest)
     return out
+
+
+def stack_text(frames: tuple[Frame, ...], created_by: Frame | None, limit: int) -> str:
+    """A stack as plain lines, cleaned: each function, its location indented under it, at most
+    ``limit`` frames, then the creator; for a format to escape or fence as it must."""
+    lines = []
+    for f in frames[:limit]:
+        lines.append(clean(f.function, 500))
+        if f.file:
+            lines.append("    " + clean(f.location(), 500))
+    if len(frames) > limit:
+        lines.append(f"... {len(frames) - limit} more frames")
+    if created_by is not None:
+        lines.append("created by " + clean(created_by.function, 500))
+        if created_by.file:
+            lines.append("    " + clean(created_by.location(), 500))
+    return "\n".join(lines) if lines else "(no frames)"

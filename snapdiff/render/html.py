@@ -184,18 +184,7 @@ def sparkline(series: Sequence[int], width: int = 120, height: int = 22) -> str:
 
 
 def stack_text(frames: tuple[Frame, ...], created_by: Frame | None) -> str:
-    lines = []
-    for f in frames[:STACK_FRAMES]:
-        lines.append(clean(f.function, 500))
-        if f.file:
-            lines.append("    " + clean(f.location(), 500))
-    if len(frames) > STACK_FRAMES:
-        lines.append(f"... {len(frames) - STACK_FRAMES} more frames")
-    if created_by is not None:
-        lines.append("created by " + clean(created_by.function, 500))
-        if created_by.file:
-            lines.append("    " + clean(created_by.location(), 500))
-    return escape("\n".join(lines) if lines else "(no frames)", quote=True)
+    return escape(common.stack_text(frames, created_by, STACK_FRAMES), quote=True)
 
 
 def details(

@@ -90,18 +90,7 @@ def fence(body: str) -> str:
 
 
 def stack_text(frames: tuple[Frame, ...], created_by: Frame | None = None) -> str:
-    lines = []
-    for f in frames[:STACK_FRAMES]:
-        lines.append(clean(f.function, 500))
-        if f.file:
-            lines.append("    " + clean(f.location(), 500))
-    if len(frames) > STACK_FRAMES:
-        lines.append(f"... {len(frames) - STACK_FRAMES} more frames")
-    if created_by is not None:
-        lines.append("created by " + clean(created_by.function, 500))
-        if created_by.file:
-            lines.append("    " + clean(created_by.location(), 500))
-    return "\n".join(lines) if lines else "(no frames)"
+    return common.stack_text(frames, created_by, STACK_FRAMES)
 
 
 def _site_frame(g: GroupDiff | GroupSummary) -> Frame | None:

@@ -13,11 +13,10 @@ number (the readers give them their negated OS thread id): those are their id an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from snapdiff.model import THREAD, Frame, Task
-from snapdiff.runtime import Runtime, TaskKind, name_pattern, one_pool, reader
+from snapdiff.runtime import NamedThreads, TaskKind, reader
 from snapdiff.runtimes.jvm import jvm_json, jvm_text, spring_threaddump
 
 # The outermost frames of JVM threads: a stack that ends in one of these is a JVM thread's.
@@ -104,17 +103,7 @@ PRIMITIVES = (
 
 
 @dataclass(frozen=True)
-class Jvm(Runtime):
-    def file_key(self, task: Task, path: str) -> str:
-        return path.replace("\\", "/").rsplit("/", 1)[-1]
-
-    def one_pool(self, tasks: Sequence[Task]) -> str:
-        """Threads of one pool: ``pool-1-thread-N`` (Executors), ``ThreadPoolExecutor-0_N``."""
-        return one_pool({t.name for t in tasks if t.name})
-
-    def pattern(self, task: Task) -> str:
-        return name_pattern(task.name) if task.kind == THREAD and task.name else ""
-
+class Jvm(NamedThreads):
     def implicit_site(self, task: Task) -> Frame | None:
         return jvm_entry(task.frames) if is_jvm_stack(task.frames) else None
 

@@ -12,11 +12,10 @@ name. The probe numbers asyncio tasks in creation order: an id clock.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from snapdiff.model import ASYNCIO_TASK, THREAD, Frame, Task
-from snapdiff.runtime import Runtime, TaskKind, name_pattern, one_pool, reader
+from snapdiff.runtime import NamedThreads, TaskKind, reader
 from snapdiff.runtimes.python import (
     aiomonitor_json,
     faulthandler_text,
@@ -78,17 +77,7 @@ FRAMEWORKS = (
 
 
 @dataclass(frozen=True)
-class Python(Runtime):
-    def file_key(self, task: Task, path: str) -> str:
-        return path.replace("\\", "/").rsplit("/", 1)[-1]
-
-    def one_pool(self, tasks: Sequence[Task]) -> str:
-        """Threads of one pool: ``pool-1-thread-N`` (Executors), ``ThreadPoolExecutor-0_N``."""
-        return one_pool({t.name for t in tasks if t.name})
-
-    def pattern(self, task: Task) -> str:
-        return name_pattern(task.name) if task.kind == THREAD and task.name else ""
-
+class Python(NamedThreads):
     def implicit_site(self, task: Task) -> Frame | None:
         return thread_target(task.frames) if task.kind == THREAD else None
 
