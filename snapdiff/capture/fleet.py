@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from snapdiff.capture.series import Target, parse_target
+from snapdiff.capture.series import Target, parse_target, wait_for_slot
 from snapdiff.errors import CaptureError, InputError, UsageError
 from snapdiff.fleet import REPLICA, REPLICA_INDEX, REPLICA_NAME
 from snapdiff.model import Snapshot
@@ -298,13 +298,8 @@ def run_fleet(
             done = every is None or (planned is not None and k >= planned)
             next_in: float | None = None
             if not done and every is not None:
-                slot = start + k * every
-                now = clock()
-                while slot < now:  # overran: skip the missed slots
-                    slot += every
-                next_in = slot - now
-                if duration is not None and slot - start > duration:
-                    done, next_in = True, None
+                next_in = wait_for_slot(start, k, every, clock(), duration)
+                done = next_in is None
             on_event(
                 RoundDone(
                     k,

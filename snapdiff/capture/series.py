@@ -162,6 +162,20 @@ class Event:
     next_in: float | None  # seconds until the next capture; None when this was the last
 
 
+def wait_for_slot(
+    start: float, k: int, every: float, now: float, duration: float | None
+) -> float | None:
+    """Seconds from ``now`` to the next slot of a schedule ``start + k * every`` (a capture that
+    overran skips the missed slots, never makes them up); None when that slot is past
+    ``duration``."""
+    slot = start + k * every
+    while slot < now:
+        slot += every
+    if duration is not None and slot - start > duration:
+        return None
+    return slot - now
+
+
 def run_series(
     capture: Callable[[], tuple[Snapshot, bytes | None]],
     store_one: Callable[[Snapshot, bytes | None], str],
@@ -216,13 +230,8 @@ def run_series(
         done = planned is not None and k >= planned
         next_in: float | None = None
         if not done:
-            slot = start + k * every
-            now = clock()
-            while slot < now:  # overran: skip the missed slots
-                slot += every
-            next_in = slot - now
-            if duration is not None and slot - start > duration:
-                done, next_in = True, None
+            next_in = wait_for_slot(start, k, every, clock(), duration)
+            done = next_in is None
         on_event(Event(k, planned, path, snap, error, next_in))
         if done or next_in is None or stop():
             break
