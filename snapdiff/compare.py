@@ -425,13 +425,23 @@ def _ids_say_swapped(before: Snapshot, after: Snapshot, rt: Runtime) -> tuple[in
         return None
     ids_b = {t.id for t in before.tasks if t.id is not None and t.id > 0}
     ids_a = {t.id for t in after.tasks if t.id is not None and t.id > 0}
-    only_b = sorted(ids_b - ids_a)
-    only_a = sorted(ids_a - ids_b)
-    if not only_b or not only_a or not ids_b & ids_a:
+    if not ids_b & ids_a:
+        return None
+    # The capture's own tasks (the one writing the dump) are born at each capture, from
+    # whatever batch the serving P holds: they tell nothing of order.
+    own_b = _capture_own_ids(before, rt)
+    own_a = _capture_own_ids(after, rt)
+    only_b = sorted(ids_b - ids_a - own_b)
+    only_a = sorted(ids_a - ids_b - own_a)
+    if not only_b or not only_a:
         return None
     mid_b, mid_a = only_b[len(only_b) // 2], only_a[len(only_a) // 2]
     if len(only_b) >= SWAP_MIN_TASKS and len(only_a) >= SWAP_MIN_TASKS:
-        # Ps hold back ids in batches: a later goroutine may take one from an old batch.
+        # Ps hold back ids in batches: a later goroutine may take one from an old batch. A task
+        # only in the second above every id of the first was born after the first in any
+        # reading but a swap, which would need the later snapshot to show nothing as new.
+        if rt.id_batch and only_a[-1] > max(ids_b):
+            return None
         return (mid_b, mid_a) if mid_b - mid_a > SWAP_BATCHES * rt.id_batch else None
     if rt.id_batch or max(len(only_b), len(only_a)) < 2 * SWAP_MIN_TASKS:
         # With ids in batches, a few later tasks may hold lower ids than every earlier one.
@@ -439,9 +449,39 @@ def _ids_say_swapped(before: Snapshot, after: Snapshot, rt: Runtime) -> tuple[in
     return (mid_b, mid_a) if only_b[0] > only_a[-1] else None
 
 
-# A second snapshot whose highest id is below the first's may hold this many new tasks (or a
-# tenth of its tasks) and still read as one running process whose newest tasks ended: Go
-# hands ids to each P in batches, so a goroutine born later can have a lower id.
+def _capture_own_ids(snapshot: Snapshot, rt: Runtime) -> set[int | None]:
+    return {t.id for t in snapshot.tasks if t.frames and rt.is_capture_own(t.frames)}
+
+
+def born_out_of_turn(before: Snapshot, after: Snapshot, rt: Runtime) -> int:
+    """Tasks only in ``after`` whose id one run of the process would have handed out before
+    an id that ``before`` already held, so that they cannot have been born between the two
+    captures of one run. Ids grow with time; Go hands each P a batch of 16 (ids 16k+1 to
+    16k+16) and each P numbers its goroutines in order within its batch, so there only an
+    older id *of the same batch* makes a newer task out of turn: a P that sat idle may hand
+    out ids of an old batch long after other Ps have passed them."""
+    batch = rt.id_batch
+    top: dict[int, int] = {}
+    for t in before.tasks:
+        tid = t.id
+        if tid is not None and tid > 0:
+            k = (tid - 1) // batch if batch else 0
+            if tid > top.get(k, 0):
+                top[k] = tid
+    held = {t.id for t in before.tasks}
+    out = 0
+    for t in after.tasks:
+        tid = t.id
+        if tid is None or tid <= 0 or tid in held:
+            continue
+        if top.get((tid - 1) // batch if batch else 0, 0) > tid:
+            out += 1
+    return out
+
+
+# A second snapshot whose highest id is below the first's may hold this many tasks born out
+# of turn (or a tenth of its tasks) and still read as one running process whose newest tasks
+# ended: a system task hidden from one dump and shown in the next looks new.
 UNEXPLAINED_NEW = 2
 # Tasks that must be only in the first snapshot, and only in the second, for ids to say the two
 # are in the wrong order.
@@ -551,22 +591,21 @@ def continuity(before: Snapshot, after: Snapshot) -> Continuity:
     if rt.restart_by_max_id and rt.same_format(before.source.format, after.source.format):
         b_max, a_max = before.max_id, after.max_id
         if b_max is not None and a_max is not None and a_max < b_max:
-            # One running process shows this when its newest tasks end and it has created
-            # next to none since: the second snapshot is then (nearly) a subset of the first.
-            ids_b = {t.id for t in before.tasks}
-            unknown = sum(
-                1 for t in after.tasks if t.id is not None and t.id > 0 and t.id not in ids_b
-            )
+            # One running process shows this when its newest tasks end: the tasks it created
+            # since took ids that no task of the first snapshot had passed (in Go, ids left in
+            # a P's batch). Only new tasks that one run could not have numbered so count.
+            unknown = born_out_of_turn(before, after, rt)
             if unknown > max(UNEXPLAINED_NEW, after.total // 10):
                 return Continuity(
                     True,
                     RESTART_POSSIBLE,
                     notes=(
                         f"the highest {noun} id went down ({b_max} -> {a_max}) though {unknown} "
-                        f"{noun}s of the second snapshot are new: the process may have restarted "
-                        f"in between (weak evidence: no id is carried by another {noun}, and "
-                        "some tasks are in both). Survivors are counted; if it did restart, "
-                        "treat them as unknown",
+                        f"{noun}s of the second snapshot are new with ids below those of older "
+                        f"{noun}s{' of their batch' if rt.id_batch else ''}, which one run never "
+                        "hands out: the process may have restarted in between (weak evidence: "
+                        f"no id is carried by another {noun}, and some tasks are in both). "
+                        "Survivors are counted; if it did restart, treat them as unknown",
                     ),
                     evidence=f"the highest {noun} id went down ({b_max} -> {a_max})",
                 )

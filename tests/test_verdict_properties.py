@@ -21,7 +21,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from snapdiff.compare import continuity
+from snapdiff import runtimes
+from snapdiff.compare import born_out_of_turn, continuity
 from snapdiff.diff import _Evidence, diff, judge
 from snapdiff.inputs import load, parse_bytes
 from tests.conftest import ROOT
@@ -66,16 +67,60 @@ def test_growth_by_one_is_never_a_suspect(before, survivors, span, waiting, leak
     assert verdict != "leak"
 
 
-def test_every_pair_of_the_committed_live_dumps_is_one_run():
-    live = sorted((ROOT / "samples" / "go" / "dumps" / "shapes-go1.27" / "live").glob("*.txt"))
-    assert len(live) >= 10
+SHAPES_DUMPS = ROOT / "samples" / "go" / "dumps" / "shapes-go1.27"
+
+
+@pytest.mark.parametrize("run", ["live", "live-8procs/a", "live-8procs/b", "live-8procs/c"])
+def test_every_pair_of_the_committed_live_dumps_is_one_run(run: str) -> None:
+    # live-8procs: GOMAXPROCS=8, the burst of the newest goroutines ending, and each capture's
+    # own goroutines taking ids left in the batch of a P that sat idle since start-up (7 and 8
+    # after 98): the highest id goes down and new goroutines hold old ids, in one run.
+    live = sorted((SHAPES_DUMPS / run).glob("*.txt"))
+    assert len(live) >= 4
     snaps = [load(str(p)) for p in live]
+    drops = 0
     for a, b in itertools.combinations(snaps, 2):
         c = continuity(a, b)
         assert (c.restart, c.swapped, c.notes) == ("", False, ()), (
             a.source.origin,
             b.source.origin,
         )
+        if run != "live" and b.max_id < a.max_id:
+            held = {t.id for t in a.tasks}
+            drops += any(t.id < a.max_id - 16 and t.id not in held for t in b.tasks)
+    assert run == "live" or drops, "no pair shows a new goroutine with an old id"
+
+
+def _go_dump(ids: list[int]) -> bytes:
+    return "".join(
+        f"goroutine {i} [chan receive]:\nmain.wait()\n\t/src/app/main.go:10 +0x1d\n"
+        f"created by main.start in goroutine 1\n\t/src/app/main.go:5 +0x2e\n\n"
+        for i in ids
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("after", "out_of_turn"),
+    [
+        # 21-23 share the batch 17-32 with 30, which the first already held: one run numbers a
+        # P's batch in order, so they came after 30 in no run of one process.
+        ([1, 20, 21, 22, 23, 30], 3),
+        # 33-35 below 47, of the same batch (33-48).
+        ([1, 20, 30, 33, 34, 35], 3),
+        # 31 and 32 above 30 in their batch, 8 alone with 1 in its own: a P that sat idle
+        # hands them out late. The highest id went down (47 -> 32), in one run.
+        ([1, 8, 20, 30, 31, 32], 0),
+    ],
+)
+def test_go_ids_out_of_turn_within_their_batch_are_a_possible_restart(after, out_of_turn):
+    before = parse_bytes(_go_dump([1, 20, 30, 47]), "before")
+    second = parse_bytes(_go_dump(after), "after")
+    assert born_out_of_turn(before, second, runtimes.of(second)) == out_of_turn
+    c = continuity(before, second)
+    assert c.comparable
+    assert c.restart == ("possible" if out_of_turn else ""), c.notes
+    if out_of_turn:
+        assert f"though {out_of_turn} goroutines of the second snapshot are new" in c.notes[0]
 
 
 SHAPES = ROOT / "samples" / "go" / "shapes"
