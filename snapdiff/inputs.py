@@ -226,7 +226,8 @@ def _parse_buffer(
         raise InputError(f"{origin}: empty input: no dump to read")
     notes: tuple[str, ...] = ()
     # A binary format (the pprof protobuf) is never unwrapped: only text is.
-    binary = runtimes.SOURCES[_PPROF].sniff(buf[: runtimes.SNIFF_BYTES])
+    head = buf[: runtimes.SNIFF_BYTES]
+    binary = any(r.binary and r.sniff(head) for r in runtimes.SOURCES.values())
     wrapped = None if binary else unwrap.unwrap(buf, len(buf))
     if wrapped is not None:
         buf, notes = wrapped.data, wrapped.notes
@@ -236,8 +237,8 @@ def _parse_buffer(
     reader = _reader(head, origin, source)
     if reader is None:
         return store.loads(buf[:], origin), 1
-    if reader.parse_buffer is not None and (len(buf) > _SPLIT_MAX or _go_marks(buf) < 2):
-        # One dump (for Go: no crash or SIGQUIT header twice), read a window at a time.
+    if reader.parse_buffer is not None and (len(buf) > _SPLIT_MAX or _marks(buf, reader) < 2):
+        # One dump (no crash or SIGQUIT header twice, say), read a window at a time.
         snap = _checked(reader.parse_buffer(buf, origin), reader)
         if len(buf) <= _SPLIT_MAX:
             snap = _accounted(snap, buf, reader)
@@ -245,15 +246,17 @@ def _parse_buffer(
     return _read_dumps(buf[:], origin, reader, keep_locals, dump, notes, each)
 
 
-# Inputs larger than this are not looked at for several dumps (a Go debug=2 dump of gigabytes is
-# one dump, read a window at a time).
+# Inputs larger than this are not looked at for several dumps (a full-stack dump of gigabytes
+# is one dump, read a window at a time).
 _SPLIT_MAX = 64 * 1024 * 1024
-# A Go input with two of these lines may hold several dumps (two SIGQUIT dumps in a stderr).
-_GO_MARKS = (b"SIGQUIT: quit", b"SIGABRT: abort", b"panic: ", b"fatal error: ")
 
 
-def _go_marks(buf: Buffer) -> int:
-    return sum(unwrap.count_lines(buf, mark) for mark in _GO_MARKS)
+def _marks(buf: Buffer, reader: runtimes.Source) -> int:
+    """Lines that may begin another dump (:attr:`~snapdiff.runtime.Reader.another_dump_marks`);
+    two for a reader that names none: any input may hold several."""
+    if not reader.another_dump_marks:
+        return 2
+    return sum(unwrap.count_lines(buf, mark) for mark in reader.another_dump_marks)
 
 
 def _read_dumps(
@@ -267,7 +270,7 @@ def _read_dumps(
 ) -> tuple[Snapshot, int]:
     """Read one dump of ``data``: the only one, the one asked for, or the last."""
     text = data.decode("utf-8", errors="replace")
-    starts = unwrap.dump_starts(text, reader.name)
+    starts = reader.dump_starts(text) if reader.dump_starts is not None else []
     if len(starts) <= 1:
         if dump not in (None, 1):
             raise UsageError(f"{origin}: holds one dump, not {dump}")
@@ -296,7 +299,7 @@ def _read_dumps(
             empty.append(pick)
             pick -= 1
     where = ", ".join(str(n) for n in starts)
-    what = _DUMPS.get(reader.name, "dumps")
+    what = reader.dumps_noun
     if each:
         said = f"{origin}: {count} {what} in one file (starting on lines {where}); read each"
     else:
@@ -313,17 +316,6 @@ def _read_dumps(
     if each and pick > 1:
         return snap, count  # said once, with the first
     return replace(snap, warnings=(said, *snap.warnings)), count
-
-
-_PPROF = "go-goroutine-pprof"
-_DUMPS = {
-    "go-goroutine-text": "goroutine dumps",
-    "go-goroutine-debug1": "goroutine profiles",
-    "jvm-text": "thread dumps",
-    "pyspy-text": "py-spy dumps",
-    "faulthandler-text": "faulthandler dumps",
-    "node-report": "Node.js reports",
-}
 
 
 def _finish(
@@ -343,10 +335,11 @@ def _finish(
 
 def _accounted(snap: Snapshot, data: Buffer, reader: runtimes.Source) -> Snapshot:
     """A warning when the input has more lines that look like task headers than tasks read."""
-    found = unwrap.account(data, reader.name, snap.total, reader.is_header)
+    found = unwrap.account(data, reader, snap.total)
     if found is None:
         return snap
-    kind = "goroutine" if reader.name.startswith("go-") else "thread"
+    rt = runtimes.of_format(reader.name)
+    kind = rt.kind(snap.tasks[0].kind if snap.tasks else rt.kinds[0].name).singular
     said = f"{snap.source.origin}: read {snap.total:,} {kind}s of {found.headers:,} headers"
     if found.not_understood:
         shown = ", ".join(map(str, found.not_understood[:10]))

@@ -44,11 +44,34 @@ class Reader:
     # The reader's own test of a task header line, for formats with one: a line that looks
     # like a header but fails it is named in a warning (see snapdiff.unwrap.account).
     is_header: Callable[[str], bool] | None = None
+    # --- what snapdiff.inputs and snapdiff.unwrap ask of a text format (module attributes of
+    # the same names in capitals, or the function dump_starts) ---
+    # A binary format: never unwrapped (log prefixes, fences and the like are only on text).
+    binary: bool = False
+    # Several dumps in one input: the first line (1-based) of each; one or none is one dump.
+    dump_starts: Callable[[str], list[int]] | None = None
+    # What several of them are called in a message: "thread dumps".
+    dumps_noun: str = "dumps"
+    # Starts of lines that may begin another dump in the same input (a crash header): a mapped
+    # input with fewer than two of them is read as one dump, a window at a time, and never
+    # split. Empty: every input of the format may hold several.
+    another_dump_marks: tuple[bytes, ...] = ()
+    # A loose pattern (bytes, multi-line) of a line that looks like a task header, written
+    # apart from the reader's own strict one: more such lines than tasks read means the reader
+    # passed over some, and a warning says so.
+    loose_header: re.Pattern[bytes] | None = None
+    # The loose header's first group is the task id, and a task printed twice counts once.
+    distinct_header_ids: bool = False
+    # A quick count of headers, a window at a time without a regex: lines starting with the
+    # first bytes, less those starting with the second. Not more than the tasks read: nothing
+    # to account for.
+    quick_header: tuple[bytes, bytes] | None = None
 
 
 def reader(module: ModuleType) -> Reader:
     """The reader a format's module defines: ``NAME``, ``DESCRIPTION``, ``sniff``, ``parse``
-    and, optionally, ``parse_buffer``, ``parse_stream`` and ``is_header``."""
+    and, optionally, ``parse_buffer``, ``parse_stream``, ``is_header``, ``dump_starts`` and the
+    capitalised attributes named after the other fields of :class:`Reader`."""
     return Reader(
         module.NAME,
         module.DESCRIPTION,
@@ -57,6 +80,13 @@ def reader(module: ModuleType) -> Reader:
         getattr(module, "parse_buffer", None),
         getattr(module, "parse_stream", None),
         getattr(module, "is_header", None),
+        binary=getattr(module, "BINARY", False),
+        dump_starts=getattr(module, "dump_starts", None),
+        dumps_noun=getattr(module, "DUMPS_NOUN", "dumps"),
+        another_dump_marks=getattr(module, "ANOTHER_DUMP_MARKS", ()),
+        loose_header=getattr(module, "LOOSE_HEADER", None),
+        distinct_header_ids=getattr(module, "DISTINCT_HEADER_IDS", False),
+        quick_header=getattr(module, "QUICK_HEADER", None),
     )
 
 

@@ -15,11 +15,12 @@ Nothing is done (and nothing copied) when the first bytes show none of it: a mul
 dump straight from ``debug=2`` goes to its reader as it is.
 
 Several dumps in one input (``py-spy dump`` over several processes, ``kill -3`` twice, two
-SIGQUIT dumps in one stderr) are found by :func:`dump_starts`, per format, from the lines that
+SIGQUIT dumps in one stderr) are found by each reader's ``dump_starts``, from the lines that
 begin a dump; :mod:`snapdiff.inputs` reads each as its own snapshot where the command takes
 several, or the one asked for, and says so. :func:`account` counts the lines that look like a
-task header, so a reader that read fewer tasks than the input seems to hold can say which lines
-it did not understand.
+task header (each reader's ``loose_header``), so a reader that read fewer tasks than the input
+seems to hold can say which lines it did not understand. Nothing here names a format: what
+differs between formats is asked of the reader (:class:`snapdiff.runtime.Reader`).
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ from __future__ import annotations
 import codecs
 import mmap
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from snapdiff.runtime import Reader
 
 # A file larger than this is never rewritten here (a copy would double its memory): the
 # wrappings are those of pasted and saved dumps, which are small.
@@ -280,102 +282,6 @@ def _blank_fences(lines: list[str], notes: list[str]) -> None:
         notes.append("Markdown code fences")
 
 
-# --- several dumps in one input -------------------------------------------------------------
-def _starts_by(
-    pattern: re.Pattern[str], back: re.Pattern[str] | None = None
-) -> Callable[[str], list[int]]:
-    """Dumps begin at each line ``pattern`` matches (and at the lines just before it that
-    ``back`` matches: a date line, ``jcmd``'s pid line)."""
-
-    def starts(text: str) -> list[int]:
-        lines = text.split("\n")
-        found: list[int] = []
-        for i, ln in enumerate(lines):
-            if pattern.match(ln):
-                j = i
-                while back is not None and j > 0 and back.match(lines[j - 1]):
-                    j -= 1
-                found.append(j + 1)
-        return found
-
-    return starts
-
-
-def _faulthandler_starts(text: str) -> list[int]:
-    from snapdiff.runtimes.python import faulthandler_text
-
-    return faulthandler_text.dump_starts(text)
-
-
-def _pyspy_starts(text: str) -> list[int]:
-    """``Process N:`` sections; but ``--subprocesses`` prints a process tree as one dump, its
-    children each with a ``Parent Process`` line."""
-    if re.search(r"(?m)^Parent Process \d+: ", text):
-        return []
-    return _starts_by(re.compile(r"Process \d+: "))(text)
-
-
-_GO_START = re.compile(
-    r"(?:SIGQUIT: quit|SIGABRT: abort|panic: |fatal error: |goroutine profile: )"
-)
-
-# Per format: the line numbers (1-based) on which each dump of an input begins.
-DUMP_STARTS: dict[str, Callable[[str], list[int]]] = {
-    "go-goroutine-text": _starts_by(_GO_START),
-    "go-goroutine-debug1": _starts_by(re.compile(r"(?:goroutine|goroutineleak) profile: total ")),
-    "jvm-text": _starts_by(
-        re.compile(r"Full thread dump "),
-        re.compile(r"(?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|\d{1,10}:)\s*$"),
-    ),
-    "pyspy-text": _pyspy_starts,
-    # A report's "{" is at the start of its line; a worker's report inside it is indented.
-    "node-report": _starts_by(re.compile(r"\{\s*$|\{\s*\"header\"")),
-    "faulthandler-text": _faulthandler_starts,
-}
-
-
-def dump_starts(text: str, fmt: str) -> list[int]:
-    """The first line of each dump in ``text`` (read as ``fmt``); one or none: a single dump."""
-    find = DUMP_STARTS.get(fmt)
-    if find is None:
-        return []
-    found = find(text)
-    if fmt == "node-report":
-        # Only a "{" that opens a report: the next non-blank line is its "header".
-        lines = text.split("\n")
-        kept = []
-        for n in found:
-            rest = lines[n - 1].strip()[1:].strip()
-            k = n
-            while not rest and k < len(lines):
-                rest = lines[k].strip()
-                k += 1
-            if rest.startswith('"header"'):
-                kept.append(n)
-        found = kept
-    return found
-
-
-# --- accounting for every task header --------------------------------------------------------
-# Per format: a loose pattern for a line that looks like a task's header, written apart from
-# the readers (which are strict); more such lines than tasks read means headers were skipped.
-_LOOSE_HEADERS: dict[str, re.Pattern[bytes]] = {
-    "go-goroutine-text": re.compile(
-        rb"^goroutine ([1-9][0-9]*) (?:gp=\S+ m=\S+ (?:mp=\S+ )?)?\[[^\n]*", re.M
-    ),
-    "jvm-text": re.compile(
-        rb'^"[^"\n]*"[^\n]*?(?:\btid=|\bnid=| - Thread t@\d|\b[Ii]d=\d+ )[^\n]*', re.M
-    ),
-    "pyspy-text": re.compile(rb"^Thread (?:0x)?[0-9a-fA-F]+ \([^\n]*", re.M),
-    "faulthandler-text": re.compile(
-        rb"^(?:(?:Current thread|Thread) 0x[0-9a-fA-F]+\b[^\n]*:|(?:Stack|Traceback) "
-        rb"\(most recent call first\):)[ \t\r]*$",
-        re.M,
-    ),
-    "pystack-text": re.compile(rb"^Traceback for thread \d+[^\n]*", re.M),
-}
-
-
 _WINDOW = 1 << 20  # small: each window is a copy
 
 
@@ -407,24 +313,20 @@ class Unaccounted:
     not_understood: tuple[int, ...]  # those the reader's own header pattern does not take
 
 
-def account(
-    data: Any, fmt: str, read: int, understood: Callable[[str], bool] | None
-) -> Unaccounted | None:
+def account(data: Any, reader: Reader, read: int) -> Unaccounted | None:
     """None when the ``read`` tasks account for every line that looks like a task header (or
-    the format has no header lines); else how many there are and which the reader does not
-    take (``understood``: the reader's own test of a header line)."""
-    pattern = _LOOSE_HEADERS.get(fmt)
+    the format has no header lines); else how many there are and which the reader's own test
+    of a header line (:attr:`Reader.is_header`) does not take."""
+    pattern = reader.loose_header
     if pattern is None:
         return None
-    if (
-        fmt == "go-goroutine-text"
-        and _count_lines(data, b"goroutine ") - _count_lines(data, b"goroutine 0 ") <= read
-    ):
+    quick = reader.quick_header
+    if quick is not None and _count_lines(data, quick[0]) - _count_lines(data, quick[1]) <= read:
         return None  # the quick count (C passes, a window at a time): nothing unaccounted
     found = list(pattern.finditer(data))
-    if fmt == "go-goroutine-text":
-        # A goroutine printed twice (a dump written over itself) is read once, as the reader
-        # says: only distinct ids count.
+    if reader.distinct_header_ids:
+        # A task printed twice (a dump written over itself) is read once, as the reader says:
+        # only distinct ids count.
         firsts: dict[bytes, re.Match[bytes]] = {}
         for m in found:
             firsts.setdefault(m.group(1), m)
@@ -432,6 +334,7 @@ def account(
     if len(found) <= read:
         return None
     missed: list[int] = []
+    understood = reader.is_header
     if understood is not None:
         data = bytes(data)  # a mapped file: line numbers need bytes.count
         line, pos = 1, 0

@@ -31,6 +31,8 @@ GENERIC = [
     PACKAGE / "trend.py",
     PACKAGE / "gate.py",
     PACKAGE / "runtime.py",
+    PACKAGE / "inputs.py",
+    PACKAGE / "unwrap.py",
     *sorted((PACKAGE / "render").glob("*.py")),
 ]
 

@@ -26,10 +26,14 @@ from __future__ import annotations
 import re
 
 from snapdiff.model import FLAG_LEAKED, FLAG_PARTIAL, GOROUTINE, Frame, Snapshot, SourceInfo, Task
+from snapdiff.runtimes._lines import starts_by
 from snapdiff.runtimes.go.go_text import go_unquote
 
 NAME = "go-goroutine-debug1"
 DESCRIPTION = "Go aggregated goroutine profile: pprof goroutine?debug=1 (counts per stack, no ids)"
+
+DUMPS_NOUN = "goroutine profiles"
+dump_starts = starts_by(re.compile(r"(?:goroutine|goroutineleak) profile: total "))
 
 _SNIFF = re.compile(rb"^(?:goroutine|goroutineleak) profile: total [0-9]{1,20}[ \t\r]*$", re.M)
 _TOTAL = re.compile(r"(\w+) profile: total ([0-9]{1,20})[ \t]*$")

@@ -67,6 +67,8 @@ DESCRIPTION = (
     "(counts per stack, no ids)"
 )
 
+BINARY = True  # a protobuf: never unwrapped
+
 # Profile's fields by number (profile.proto) and the wire type each is written with.
 _WIRE_VARINT, _WIRE_I64, _WIRE_LEN, _WIRE_I32 = 0, 1, 2, 5
 _LEN_FIELDS = frozenset({1, 2, 3, 4, 5, 6, 11})  # messages and strings

@@ -99,12 +99,27 @@ from snapdiff.model import (
     Task,
     make_task,
 )
+from snapdiff.runtimes._lines import starts_by
 
 NAME = "go-goroutine-text"
 DESCRIPTION = (
     "Go goroutine dump with full stacks: pprof goroutine?debug=2, runtime.Stack, "
     "panic and SIGQUIT output (Go 1.15-1.27)"
 )
+
+# --- what snapdiff.inputs and snapdiff.unwrap ask of this format (snapdiff.runtime.Reader) ---
+DUMPS_NOUN = "goroutine dumps"
+# Two of these lines may mean two dumps (two SIGQUIT dumps in one stderr); with fewer, the
+# input is one dump, read a window at a time.
+ANOTHER_DUMP_MARKS = (b"SIGQUIT: quit", b"SIGABRT: abort", b"panic: ", b"fatal error: ")
+dump_starts = starts_by(
+    re.compile(r"(?:SIGQUIT: quit|SIGABRT: abort|panic: |fatal error: |goroutine profile: )")
+)
+# Looser than the reader's header: any goroutine line with an id and a bracket.
+LOOSE_HEADER = re.compile(rb"^goroutine ([1-9][0-9]*) (?:gp=\S+ m=\S+ (?:mp=\S+ )?)?\[[^\n]*", re.M)
+# A goroutine printed twice (a dump written over itself) is read once.
+DISTINCT_HEADER_IDS = True
+QUICK_HEADER = (b"goroutine ", b"goroutine 0 ")
 
 PPROF_HTTP_LIMIT = 64 << 20  # net/http/pprof cuts debug=2 output here without a marker
 

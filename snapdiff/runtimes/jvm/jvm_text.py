@@ -80,10 +80,21 @@ from snapdiff.model import (
     Task,
     new_task,
 )
+from snapdiff.runtimes._lines import starts_by
 
 NAME = "jvm-text"
 DESCRIPTION = (
     "JVM thread dump text: jstack, jstack -l, jcmd Thread.print, kill -3 output (JDK 8-25)"
+)
+
+DUMPS_NOUN = "thread dumps"
+# A dump begins at "Full thread dump", or at the date line or jcmd's pid line just before it.
+dump_starts = starts_by(
+    re.compile(r"Full thread dump "),
+    re.compile(r"(?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|\d{1,10}:)\s*$"),
+)
+LOOSE_HEADER = re.compile(
+    rb'^"[^"\n]*"[^\n]*?(?:\btid=|\bnid=| - Thread t@\d|\b[Ii]d=\d+ )[^\n]*', re.M
 )
 
 _SNIFF_HEADER = re.compile(

@@ -103,12 +103,33 @@ from snapdiff import bounds
 from snapdiff.errors import InputError
 from snapdiff.model import FLAG_ACTIVE, LIBUV_HANDLE, THREAD, Frame, Snapshot, SourceInfo, Task
 from snapdiff.runtimes import _json
+from snapdiff.runtimes._lines import starts_by
 
 NAME = "node-report"
 DESCRIPTION = (
     "Node.js diagnostic report (process.report, --report-on-signal): JavaScript threads and "
     "libuv handles by type and endpoint"
 )
+
+DUMPS_NOUN = "Node.js reports"
+# A report's "{" is at the start of its line; a worker's report inside it is indented.
+_OPENING = starts_by(re.compile(r"\{\s*$|\{\s*\"header\""))
+
+
+def dump_starts(text: str) -> list[int]:
+    """The first line of each report: a ``{`` whose next non-blank text is its ``"header"``."""
+    lines = text.split("\n")
+    kept = []
+    for n in _OPENING(text):
+        rest = lines[n - 1].strip()[1:].strip()
+        k = n
+        while not rest and k < len(lines):
+            rest = lines[k].strip()
+            k += 1
+        if rest.startswith('"header"'):
+            kept.append(n)
+    return kept
+
 
 # The start of a report: `{` at the start of a line, the "header" object first, its first key
 # "reportVersion" (as Node writes it since v11.10 / v12). Node 11.8 and 11.9 wrote no

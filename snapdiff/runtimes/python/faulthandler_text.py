@@ -69,6 +69,13 @@ from snapdiff.model import (
 NAME = "faulthandler-text"
 DESCRIPTION = "CPython faulthandler dumps: SIGUSR1 (register), dump_traceback(_later), fatal errors"
 
+DUMPS_NOUN = "faulthandler dumps"
+LOOSE_HEADER = re.compile(
+    rb"^(?:(?:Current thread|Thread) 0x[0-9a-fA-F]+\b[^\n]*:|(?:Stack|Traceback) "
+    rb"\(most recent call first\):)[ \t\r]*$",
+    re.M,
+)
+
 # Python 3.3 and the faulthandler backport before 2.4 wrote "Thread 0x...:" (no "(most recent
 # call first)") and "Traceback (most recent call first):" for one thread.
 _SNIFF = re.compile(

@@ -57,10 +57,24 @@ from snapdiff.model import (
     SourceInfo,
     Task,
 )
+from snapdiff.runtimes._lines import starts_by
 from snapdiff.runtimes.python.pyspy_json import frame_notes
 
 NAME = "pyspy-text"
 DESCRIPTION = "py-spy dump text output: Python threads, with or without --locals and --native"
+
+DUMPS_NOUN = "py-spy dumps"
+LOOSE_HEADER = re.compile(rb"^Thread (?:0x)?[0-9a-fA-F]+ \([^\n]*", re.M)
+_PROCESS_STARTS = starts_by(re.compile(r"Process \d+: "))
+
+
+def dump_starts(text: str) -> list[int]:
+    """``Process N:`` sections; but ``--subprocesses`` prints a process tree as one dump, its
+    children each with a ``Parent Process`` line."""
+    if re.search(r"(?m)^Parent Process \d+: ", text):
+        return []
+    return _PROCESS_STARTS(text)
+
 
 # ANSI colour (SGR) sequences py-spy's console styling writes when stdout is a terminal.
 _SGR = r"(?:\x1b\[[0-9;]*m)*"

@@ -59,6 +59,8 @@ from snapdiff.runtimes.python.pyspy_json import frame_notes
 NAME = "pystack-text"
 DESCRIPTION = "pystack remote/core text output: Python threads, with or without --locals, --native"
 
+LOOSE_HEADER = re.compile(rb"^Traceback for thread \d+[^\n]*", re.M)
+
 _SGR_RE = re.compile(r"\x1b\[[0-9;]*m")
 _SNIFF = re.compile(
     rb"^(?:\x1b\[[0-9;]*m)*Traceback for thread \d{1,20} [^\n]*\(most recent call last\):\r?$",
