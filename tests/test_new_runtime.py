@@ -27,6 +27,7 @@ from snapdiff.inputs import parse_bytes
 from snapdiff.model import Frame, Snapshot, SourceInfo, Task
 from snapdiff.render import RENDERERS
 from snapdiff.runtime import Reader, Runtime, TaskKind
+from snapdiff.runtimes._lines import starts_by
 
 FIBER = "fiber"
 NAME = "toy-fiber-text"
@@ -92,7 +93,18 @@ class Toy(Runtime):
 TOY = Toy(
     "toy",
     "Toy",
-    readers=(Reader(NAME, "toy fiber dumps", sniff, parse),),
+    readers=(
+        Reader(
+            NAME,
+            "toy fiber dumps",
+            sniff,
+            parse,
+            is_header=lambda line: _HEADER.match(line) is not None,
+            dump_starts=starts_by(re.compile(r"TOY FIBER DUMP ")),
+            dumps_noun="fiber dumps",
+            loose_header=re.compile(rb"^fiber \d+[^\n]*", re.M),
+        ),
+    ),
     kinds=(TaskKind(FIBER, "fiber", "fibers", example_ids=True),),
     id_clocks=frozenset({(NAME, FIBER)}),
     restart_by_max_id=True,
@@ -225,3 +237,20 @@ def test_every_report_format_speaks_of_fibers(toy: Runtime, fmt: str) -> None:
             assert FIBER in {g["kind"] for g in doc["groups"]}
         else:
             assert "fibers" in out, (fmt, report)
+
+
+def test_several_dumps_in_one_input_and_unread_headers_are_said_in_its_words(toy: Runtime) -> None:
+    # What inputs and unwrap ask of a text format comes from its reader: where each dump of an
+    # input begins, what to call them, and a loose header line to account for every task.
+    both = parse_bytes(BEFORE + AFTER, "two.txt")
+    assert both.total == parse_bytes(AFTER, "a").total
+    (said,) = [w for w in both.warnings if "in one file" in w]
+    assert said.startswith("two.txt: 2 fiber dumps in one file (starting on lines 1, ")
+    first = parse_bytes(BEFORE + AFTER, "two.txt", dump=1)
+    assert first.total == parse_bytes(BEFORE, "b").total
+    odd = BEFORE.replace(b"fiber 3 [parked]", b"fiber 3 [parked] (odd)")
+    snap = parse_bytes(odd, "odd.txt")
+    (note,) = [w for w in snap.warnings if "headers" in w]
+    assert note.startswith(f"odd.txt: read {snap.total} fibers of {snap.total + 1} headers")
+    line = odd[: odd.index(b"fiber 3 [")].count(b"\n") + 1
+    assert note.endswith(f"; 1 fiber headers not understood at lines {line}")
