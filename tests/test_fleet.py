@@ -5,6 +5,7 @@ samples/regen-fleet.sh: four leaking, one steady, one restarted during the serie
 from __future__ import annotations
 
 import gzip
+import re
 import socket
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -216,6 +217,23 @@ def test_trend_of_the_fleet_folder_in_every_format():
     assert "SUSPECT on 5 of 6 replicas" in md.stdout
     assert "| **SUSPECT 5/6** | `main.fetchAll` `leaky/fanout.go:33` | 6/6 |" in md.stdout
 
+    jira = run("trend", str(FLEET), "-q", "-f", "jira")
+    assert jira.exit_code == 0, jira.output
+    assert jira.stdout.startswith("h3. snapdiff trend of 6 replicas: 1 suspect site\n")
+    assert "|*SUSPECT 5/6*|{{main.fetchAll}} {{leaky/fanout.go:33}}|6/6|" in jira.stdout
+    assert "|6 127.0.0.1:56631 (restarted)|*leak*|" in jira.stdout
+    assert "|5 127.0.0.1:59313|steady|2|2|0|0|2|" in jira.stdout
+    assert jira.stdout.count("{expand") == 2 and jira.stdout.count("{noformat}") == 2
+
+    html = run("trend", str(FLEET), "-q", "-f", "html")
+    assert html.exit_code == 0, html.output
+    page = html.stdout
+    assert "<h1>snapdiff trend of 6 replicas: 1 suspect site</h1>" in page
+    assert '<tr class="suspect"><td class="v">SUSPECT 5/6</td>' in page
+    assert '<td>6 127.0.0.1:56631 (restarted)</td><td class="v">leak</td>' in page
+    assert '<tr><td>5 127.0.0.1:59313</td><td class="v">steady</td>' in page
+    assert page.count("<table") == page.count("</table>") == 2
+
     js = run("trend", str(FLEET), "-q", "-f", "json")
     doc = orjson.loads(js.stdout_bytes)
     assert doc["command"] == "fleet-trend" and doc["suspects"] == 1
@@ -281,3 +299,20 @@ def test_hostile_replica_names_are_shown_as_text(tmp_path):
     assert text.exit_code == 0 and md.exit_code == 0
     assert "\x1b[31m[red]" not in text.stdout and "[red]" in text.stdout
     assert "<b>" not in md.stdout and "`|" not in md.stdout
+    jira = run("trend", str(tmp_path), "-q", "-f", "jira")
+    html = run("trend", str(tmp_path), "-q", "-f", "html")
+    assert jira.exit_code == 0 and html.exit_code == 0
+    # Jira: the replica's name is text, its | escaped (never a new cell), no <b> markup.
+    row = next(line for line in jira.stdout.splitlines() if "10.0.0.1:1" in line and "|" in line)
+    assert re.split(r"(?<!\\)\|", row)[1:-1] == [
+        "1 10.0.0.1:1`\\|<b>x</b>\\|\\\\x1b\\[31m\\[red\\]",
+        "*leak*",
+        "29",
+        "152",
+        "\\+123",
+        "\\+250",
+        "29",
+    ], row
+    assert "\x1b" not in jira.stdout
+    assert "<b>" not in html.stdout and "&lt;b&gt;x&lt;/b&gt;" in html.stdout
+    assert "\x1b" not in html.stdout

@@ -120,6 +120,7 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             tmp / "jvm-diff.html",
         ),
         "py-trend": _report(["trend", str(SAMPLES / "series/py-leaky")], tmp / "py-trend.html"),
+        "go-fleet": _report(["trend", str(SAMPLES / "series/go-fleet")], tmp / "go-fleet.html"),
         "hostile": _report(
             ["diff", str(tmp / "before.txt"), str(tmp / "after.txt"), "--elapsed", "5m"],
             tmp / "hostile.html",
@@ -128,7 +129,7 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @needs_chromium
-@pytest.mark.parametrize("name", ["go-diff", "jvm-diff", "py-trend", "hostile"])
+@pytest.mark.parametrize("name", ["go-diff", "jvm-diff", "py-trend", "go-fleet", "hostile"])
 def test_page_loads_quietly_offline_and_runs_its_script(
     pages: dict[str, Path], name: str, tmp_path: Path
 ) -> None:

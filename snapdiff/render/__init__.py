@@ -42,9 +42,9 @@ def _reports(diff_module: str, trend_module: str, fleet_module: str) -> dict[str
     }
 
 
-def _pages(diff_module: str, trend_module: str) -> dict[str, str]:
+def _pages(diff_module: str, trend_module: str, fleet_module: str) -> dict[str, str]:
     """The reports of a format for tickets (no ``formats`` list)."""
-    return {"diff": diff_module, "show": diff_module, "trend": trend_module}
+    return {"diff": diff_module, "show": diff_module, "trend": trend_module, "fleet": fleet_module}
 
 
 RENDERERS: dict[str, Renderer] = {
@@ -73,7 +73,19 @@ RENDERERS: dict[str, Renderer] = {
                 "snapdiff.render.json", "snapdiff.render.trend_json", "snapdiff.render.fleet_json"
             ),
         ),
-        Renderer("jira", "text", _pages("snapdiff.render.jira", "snapdiff.render.trend_jira")),
-        Renderer("html", "text", _pages("snapdiff.render.html", "snapdiff.render.trend_html")),
+        Renderer(
+            "jira",
+            "text",
+            _pages(
+                "snapdiff.render.jira", "snapdiff.render.trend_jira", "snapdiff.render.fleet_jira"
+            ),
+        ),
+        Renderer(
+            "html",
+            "text",
+            _pages(
+                "snapdiff.render.html", "snapdiff.render.trend_html", "snapdiff.render.fleet_html"
+            ),
+        ),
     )
 }

@@ -15,7 +15,8 @@ SUSPECT_DETAILS = 10
 SITES = 30
 
 
-def _summary(site: FleetSite) -> GroupDiff | GroupSummary:
+def summary_of(site: FleetSite) -> GroupDiff | GroupSummary:
+    """What a site's rows and details show: the diff or the summary of its example replica."""
     return site.example if isinstance(site.example, GroupDiff) else site.example.summary
 
 
@@ -50,17 +51,17 @@ def render_fleet(result: FleetResult) -> str:
     for s in result.sites[:SITES]:
         verdict = text(fc.site_verdict(s))
         out.append(
-            f"| {f'**{verdict}**' if s.suspect else verdict} | {_group_name(_summary(s))} | "
+            f"| {f'**{verdict}**' if s.suspect else verdict} | {_group_name(summary_of(s))} | "
             f"{s.present_on}/{len(s.figures)} | {signed(s.delta)} | {rate(s.rate_per_minute)} |"
         )
     if len(result.sites) > SITES:
         out.append(f"\n({len(result.sites) - SITES} more sites in the JSON report)")
     out.append("")
     for site in result.suspects[:SUSPECT_DETAILS]:
-        out += [f"#### {_group_name(_summary(site), prose=True)}", ""]
+        out += [f"#### {_group_name(summary_of(site), prose=True)}", ""]
         out += _replicas(result, site)
         out.append("")
-        out += _details(_summary(site), group_count(_summary(site)), stuck=True)
+        out += _details(summary_of(site), group_count(summary_of(site)), stuck=True)
         out.append("")
     out.append("Replicas:")
     out.append("")
