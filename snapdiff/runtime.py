@@ -125,22 +125,37 @@ def default_kind(name: str) -> TaskKind:
 
 
 _DIGITS = re.compile(r"\d+")
+# What in a name or a path is one instance's own, each taken out in one pass (so that what one
+# leaves, such as the 0 of "0x…", is not taken again): a UUID; a hex address; a hex id of six
+# or more with a digit and a letter (a hash, a UUID without dashes, an address without 0x); a
+# number.
+_INSTANCE = re.compile(
+    r"(?P<uuid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
+    r"|(?P<addr>0[xX][0-9a-fA-F]+)"
+    r"|(?P<hex>(?<![0-9A-Za-z])(?=[0-9a-fA-F]*[a-fA-F])(?=[0-9a-fA-F]*[0-9])[0-9a-fA-F]{6,}"
+    r"(?![0-9A-Za-z]))"
+    r"|\d+"
+)
+_INSTANCE_WORDS = {"uuid": "<uuid>", "addr": "0x…", "hex": "<hex>"}
+
+
+def _instance_word(match: re.Match[str]) -> str:
+    return _INSTANCE_WORDS.get(match.lastgroup or "", "N")
 
 
 def name_pattern(name: str) -> str:
-    """``ThreadPoolExecutor-45_0`` -> ``ThreadPoolExecutor-N_N``: counters in names are clocks."""
-    return _DIGITS.sub("N", name)
-
-
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_HEX = re.compile(r"0x[0-9a-fA-F]+")
+    """A task's name with what is one instance's own taken out, the pattern its group is known
+    by: counters are clocks (``ThreadPoolExecutor-45_0`` -> ``ThreadPoolExecutor-N_N``), and
+    ids name one task (``session-9f0c…`` -> ``session-<uuid>``, ``conn-7f3a9c10`` ->
+    ``conn-<hex>``, ``req 0x7f3a`` -> ``req 0x…``). Threads of one site named per session or
+    per connection are one group, not one group each."""
+    return _INSTANCE.sub(_instance_word, name)
 
 
 def instance_pattern(text: str) -> str:
-    """What stays of a per-instance key when its instance is taken out: UUIDs -> ``<uuid>``, hex
-    addresses -> ``0x…``, numbers -> ``N`` (``tenants/tenant-17.json`` ->
-    ``tenants/tenant-N.json``)."""
-    return _DIGITS.sub("N", _HEX.sub("0x…", _UUID.sub("<uuid>", text)))
+    """What stays of a per-instance key when its instance is taken out, as :func:`name_pattern`
+    (``tenants/tenant-17.json`` -> ``tenants/tenant-N.json``)."""
+    return _INSTANCE.sub(_instance_word, text)
 
 
 def one_pool(names: Iterable[str]) -> str:

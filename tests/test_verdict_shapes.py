@@ -13,6 +13,7 @@ from snapdiff.cli import app
 from snapdiff.compare import RESTART_PROVEN, continuity
 from snapdiff.diff import diff
 from snapdiff.inputs import load
+from snapdiff.runtime import name_pattern
 from snapdiff.trend import trend
 from tests.conftest import PY_DUMPS, ROOT
 
@@ -21,6 +22,7 @@ WARM = ROOT / "samples" / "java" / "dumps" / "warmpool-jdk17"
 TENANTS = ROOT / "samples" / "node" / "dumps" / "tenants-node20"
 RESTART = ROOT / "samples" / "series" / "go-restart"
 PY_SERIES = ROOT / "samples" / "series" / "py-leaky"
+SESSIONS = PY_DUMPS / "sessions"
 
 
 def _diff(before, after):
@@ -183,3 +185,45 @@ def test_the_text_report_lists_a_held_group_and_the_json_gives_its_ages():
     js = CliRunner().invoke(app, [*args, "-f", "json"], prog_name="snapdiff")
     group = next(g for g in orjson.loads(js.stdout_bytes)["groups"] if g["verdict"] == "held")
     assert any(r.startswith("born before the first snapshot") for r in group["reasons"])
+
+
+def test_threads_named_per_session_are_one_group_and_their_leak_is_found():
+    # samples/python/session_threads.py names each thread after what it serves:
+    # session-<uuid4> (leaking), conn-<8 hex> (short), worker-<8 hex> (a pool of four). With
+    # every name its own group, the leak read as dozens of "new" groups of one thread each.
+    before, after = (load(str(SESSIONS / f"{t}.txt")) for t in ("t0", "t1"))
+    sessions = [t for t in after.tasks if t.name.startswith("session-")]
+    assert len({t.name for t in sessions}) == len(sessions) > 60
+    result = diff(before, after)
+    (suspect,) = result.suspects
+    assert suspect.key.function == "session"
+    assert suspect.key.name_pattern == "session-<uuid>"
+    assert suspect.after == len(sessions)
+    assert suspect.survivors == suspect.before == sum(
+        t.name.startswith("session-") for t in before.tasks
+    )
+    workers = [g for g in result.groups if g.key.function == "worker"]
+    names = {t.name for t in after.tasks if t.name.startswith("worker-")}
+    # A hex id of digits only reads as a number: such a worker is a group of its own.
+    assert sum(g.after for g in workers) == 4
+    assert {g.key.name_pattern for g in workers} == {name_pattern(n) for n in names}
+    assert all(g.verdict == "steady" for g in workers)
+
+
+@pytest.mark.parametrize(
+    ("name", "pattern"),
+    [
+        ("ThreadPoolExecutor-45_0", "ThreadPoolExecutor-N_N"),
+        ("session-6f1cab12-3e4d-4f5a-8b9c-0d1e2f3a4b5c", "session-<uuid>"),
+        ("conn 0x7f3a9c", "conn 0x…"),  # the 0 of 0x… is not a number
+        ("worker-a1b2c3d4", "worker-<hex>"),
+        ("sha-1f2e3d4c5b6a7988aa", "sha-<hex>"),
+        ("C2 CompilerThread0", "CN CompilerThreadN"),  # words stay words
+        ("feeder", "feeder"),
+        ("deadbeef", "deadbeef"),  # no digit: a word
+        ("cafe12", "<hex>"),
+        ("grpc-default-executor-3", "grpc-default-executor-N"),
+    ],
+)
+def test_a_name_pattern_takes_out_what_names_one_instance(name, pattern):
+    assert name_pattern(name) == pattern
