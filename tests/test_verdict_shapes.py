@@ -199,8 +199,10 @@ def test_threads_named_per_session_are_one_group_and_their_leak_is_found():
     assert suspect.key.function == "session"
     assert suspect.key.name_pattern == "session-<uuid>"
     assert suspect.after == len(sessions)
-    assert suspect.survivors == suspect.before == sum(
-        t.name.startswith("session-") for t in before.tasks
+    assert (
+        suspect.survivors
+        == suspect.before
+        == sum(t.name.startswith("session-") for t in before.tasks)
     )
     workers = [g for g in result.groups if g.key.function == "worker"]
     names = {t.name for t in after.tasks if t.name.startswith("worker-")}

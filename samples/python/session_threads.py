@@ -45,7 +45,9 @@ def main() -> None:
     while True:
         time.sleep(0.02)
         tick += 1
-        threading.Thread(target=connection, name=f"conn-{secrets.token_hex(4)}", daemon=True).start()
+        threading.Thread(
+            target=connection, name=f"conn-{secrets.token_hex(4)}", daemon=True
+        ).start()
         if tick % 3 == 0:
             threading.Thread(target=session, name=f"session-{uuid.uuid4()}", daemon=True).start()
         if tick % 50 == 0:
