@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from heapq import nsmallest
-from operator import attrgetter, is_not
+from operator import attrgetter, is_not, le
 
 from snapdiff import runtimes
 from snapdiff.group import GroupKey, site_key
@@ -35,6 +35,7 @@ _WAIT = attrgetter("wait_minutes")
 _FLAGS = attrgetter("flags")
 _LABELS = attrgetter("labels")
 _NOT_NONE = partial(is_not, None)
+_NOT_NEGATIVE = partial(le, 0)  # 0 <= id
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,8 +241,9 @@ def _entry_function(by_stack: list[tuple[Task, int]], rt: Runtime) -> str:
 
 def _example_ids(tasks: Sequence[Task], n: int = 5) -> tuple[int, ...]:
     """The ``n`` lowest ids: one pass, whatever the order of the dump (sorting a million ids
-    out of order took 0.2 s)."""
-    return tuple(nsmallest(n, filter(_NOT_NONE, map(_ID, tasks))))
+    out of order took 0.2 s). Only ids the dump prints: a negative id is one a reader made up
+    (a JVM's own threads: their negated OS thread id), which no one finds in the dump."""
+    return tuple(nsmallest(n, filter(_NOT_NEGATIVE, filter(_NOT_NONE, map(_ID, tasks)))))
 
 
 _NUMBERS = re.compile(r"(\d+)")
