@@ -481,6 +481,15 @@ def born_out_of_turn(before: Snapshot, after: Snapshot, rt: Runtime) -> int:
     return out
 
 
+# Thresholds the diff and the trend share (docs/verdict.md, docs/trend.md).
+# A group whose tasks all lived through the whole interval at a flat count is "held" (a pool of
+# that size, or a leak that hit a limit) from this many tasks.
+HELD_MIN = 20
+# Growth with no ids must be at least this large (absolute and relative) to be called suspect.
+GROWTH_WITHOUT_IDS = 10
+GROWTH_WITHOUT_IDS_RATIO = 0.5
+
+
 # A second snapshot whose highest id is below the first's may hold this many tasks born out
 # of turn (or a tenth of its tasks) and still read as one running process whose newest tasks
 # ended: a system task hidden from one dump and shown in the next looks new.

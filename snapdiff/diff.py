@@ -24,6 +24,9 @@ from dataclasses import dataclass
 
 from snapdiff import runtimes
 from snapdiff.compare import (
+    GROWTH_WITHOUT_IDS,
+    GROWTH_WITHOUT_IDS_RATIO,
+    HELD_MIN,
     GroupSummary,
     SnapshotMeta,
     SummaryFields,
@@ -57,12 +60,6 @@ BURST_SPAN = 0.15
 # another, nothing else created between them: a loop that started them at once) and the span
 # is under half the interval.
 BURST_DENSITY = 0.9
-# A group whose tasks all lived through the whole interval at a flat count is "held" (a pool of
-# that size, or a leak that hit a limit) from this many tasks.
-HELD_MIN = 20
-# Growth with no ids must be at least this large (absolute and relative) to be called suspect.
-GROWTH_WITHOUT_IDS = 10
-GROWTH_WITHOUT_IDS_RATIO = 0.5
 MIN_NEW_SITE = 3
 
 

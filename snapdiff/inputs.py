@@ -256,7 +256,7 @@ def _marks(buf: Buffer, reader: runtimes.Source) -> int:
     two for a reader that names none: any input may hold several."""
     if not reader.another_dump_marks:
         return 2
-    return sum(unwrap.count_lines(buf, mark) for mark in reader.another_dump_marks)
+    return sum(unwrap.count_lines(buf, *reader.another_dump_marks))
 
 
 def _read_dumps(

@@ -30,6 +30,9 @@ from statistics import median
 
 from snapdiff import runtimes
 from snapdiff.compare import (
+    GROWTH_WITHOUT_IDS,
+    GROWTH_WITHOUT_IDS_RATIO,
+    HELD_MIN,
     RESTART_LIKELY,
     RESTART_PROVEN,
     GroupSummary,
@@ -41,7 +44,6 @@ from snapdiff.compare import (
     meta,
     summarise,
 )
-from snapdiff.diff import GROWTH_WITHOUT_IDS, GROWTH_WITHOUT_IDS_RATIO, HELD_MIN
 from snapdiff.errors import UsageError
 from snapdiff.group import GroupBy, GroupKey, group, merge_instances
 from snapdiff.model import FLAG_LEAKED, Snapshot, Task

@@ -285,21 +285,28 @@ def _blank_fences(lines: list[str], notes: list[str]) -> None:
 _WINDOW = 1 << 20  # small: each window is a copy
 
 
-def count_lines(data: Any, start: bytes) -> int:
-    """Lines of ``data`` (bytes or a mapped file) that begin with ``start``, counted a window
-    at a time in C (no regex, no copy of the whole)."""
-    needle = b"\n" + start
-    total = 1 if data[: len(start)] == start else 0
+def count_lines(data: Any, *starts: bytes) -> list[int]:
+    """For each of ``starts``, the lines of ``data`` (bytes or a mapped file) that begin with
+    it, counted in one pass, a window at a time in C (no regex, no copy of the whole)."""
+    needles = [b"\n" + start for start in starts]
+    totals = [1 if data[: len(start)] == start else 0 for start in starts]
     step = _WINDOW
+    overlap = max(map(len, needles), default=1) - 1
     release = isinstance(data, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED")
     for i in range(0, len(data), step):
-        # Windows overlap by the needle's length less one, so no match is cut in two.
-        total += data[i : i + step + len(needle) - 1].count(needle)
+        # Windows overlap by the longest needle's length less one, so no match is cut in two;
+        # a match inside the overlap is counted in the window where it starts.
+        window = data[i : i + step + overlap]
+        for k, needle in enumerate(needles):
+            found = window.count(needle)
+            if found and len(window) > step:
+                found -= window.count(needle, step)  # starts in the overlap: the next window's
+            totals[k] += found
         if release:
             # The pages read go back to the page cache: they do not count against this
             # process (the reader maps them again a window at a time).
             data.madvise(mmap.MADV_DONTNEED, i, min(step, len(data) - i))
-    return total
+    return totals
 
 
 _count_lines = count_lines
@@ -321,8 +328,10 @@ def account(data: Any, reader: Reader, read: int) -> Unaccounted | None:
     if pattern is None:
         return None
     quick = reader.quick_header
-    if quick is not None and _count_lines(data, quick[0]) - _count_lines(data, quick[1]) <= read:
-        return None  # the quick count (C passes, a window at a time): nothing unaccounted
+    if quick is not None:
+        headers, not_headers = _count_lines(data, *quick)
+        if headers - not_headers <= read:
+            return None  # the quick count (C passes, a window at a time): nothing unaccounted
     found = list(pattern.finditer(data))
     if reader.distinct_header_ids:
         # A task printed twice (a dump written over itself) is read once, as the reader says:

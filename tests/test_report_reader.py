@@ -16,6 +16,7 @@ from snapdiff import inputs, runtimes
 from snapdiff.compare import profile
 from snapdiff.group import GroupBy, group
 from snapdiff.model import Frame
+from snapdiff.render.options import Links
 from snapdiff.waits import waiting
 from tests.conftest import GO_DUMPS, ROOT, SAMPLES
 
@@ -150,6 +151,20 @@ def test_links_to_the_code_with_a_path_map() -> None:
     assert "[{{leaky/fanout.go:53}}|https://git.example/repo/blob/v1.2/leaky/fanout.go#L53]" in out
     _, out, _ = run(*args, "--path-map", "snapdiff.example/=", "-f", "html")
     assert '<a href="https://git.example/repo/blob/v1.2/leaky/fanout.go#L53">' in out
+
+
+def test_a_frame_without_a_line_links_to_its_file() -> None:
+    links = Links(TEMPLATE, (("snapdiff.example/", ""),), "v1.2")
+    file = "snapdiff.example/leaky/main.go"
+    assert links.url(Frame("main.main", file, 81)) == (
+        "https://git.example/repo/blob/v1.2/leaky/main.go#L81"
+    )
+    assert links.url(Frame("main.main", file, 0)) == (
+        "https://git.example/repo/blob/v1.2/leaky/main.go"
+    )
+    # A line outside the fragment cannot be left out: it is 1.
+    query = Links("https://git.example/view?file={path}&line={line}")
+    assert query.url(Frame("f", "a/b.go", 0)) == "https://git.example/view?file=a/b.go&line=1"
 
 
 def test_links_from_the_environment() -> None:

@@ -84,14 +84,17 @@ def _awaited(obj: Any) -> Any:
     return None
 
 
-def _describe(awaitable: Any) -> dict[str, Any]:
+def describe_awaitable(awaitable: Any) -> dict[str, Any]:
+    """What a coroutine awaits, for the document: its type, and a task's id. Shared with the
+    pytest plugin, which reads tasks the same way."""
     if isinstance(awaitable, asyncio.Task):
         return {"type": type(awaitable).__name__, "task_id": _hooks.seq_of(awaitable)}
     return {"type": type(awaitable).__name__}
 
 
-def _coro_stack(coro: Any) -> tuple[list[FrameType], dict[str, Any] | None]:
-    """(frames innermost first, what the innermost coroutine awaits)."""
+def coro_stack(coro: Any) -> tuple[list[FrameType], dict[str, Any] | None]:
+    """(frames innermost first, what the innermost coroutine awaits). Shared with the pytest
+    plugin."""
     frames: list[FrameType] = []
     awaiting: dict[str, Any] | None = None
     obj = coro
@@ -106,7 +109,7 @@ def _coro_stack(coro: Any) -> tuple[list[FrameType], dict[str, Any] | None]:
         if _coro_frame(inner) is not None:
             obj = inner
             continue
-        awaiting = _describe(inner)
+        awaiting = describe_awaitable(inner)
         break
     frames.reverse()
     return frames, awaiting
@@ -152,12 +155,12 @@ def _task_entry(
         state = _STATE_RUNNING
     else:
         state = "pending"
-    frames, awaiting = _coro_stack(task.get_coro())
+    frames, awaiting = coro_stack(task.get_coro())
     # The future the task waits on (C and Python tasks both keep it): more telling than the
     # iterator of Future.__await__ the coroutine holds.
     waiter = getattr(task, "_fut_waiter", None)
     if waiter is not None:
-        awaiting = _describe(waiter)
+        awaiting = describe_awaitable(waiter)
     if state == _STATE_RUNNING and frames:
         full = _running_stack(loop_frame, frames[-1])
         if full is not None:

@@ -129,10 +129,10 @@ def describe_thread(thread: threading.Thread, stack: FrameType | None) -> Found:
 
 
 def describe_task(task: asyncio.Task[Any], state: str) -> Found:
-    raw, awaiting = _snapshot._coro_stack(task.get_coro())
+    raw, awaiting = _snapshot.coro_stack(task.get_coro())
     waiter = getattr(task, "_fut_waiter", None)
     if waiter is not None:
-        awaiting = _snapshot._describe(waiter)
+        awaiting = _snapshot.describe_awaitable(waiter)
     frames = tuple(_frame(f) for f in raw[:MAX_FRAMES])
     entry = _frame(raw[-1]) if raw else None
     rec = _hooks.record_of(task)

@@ -43,8 +43,15 @@ class Links:
             else:
                 return None
         path = path.lstrip("/")
+        template = self.template
+        if not frame.line:
+            # No line (a group keyed by its file, a frame the dump gave none): a fragment that
+            # names the line goes (``#L{line}``), so the link opens the file, not line 1.
+            base, sep, fragment = template.partition("#")
+            if sep and "{line}" in fragment:
+                template = base
         url = (
-            self.template.replace("{path}", quote(path, safe="/@+-._~"))
+            template.replace("{path}", quote(path, safe="/@+-._~"))
             .replace("{line}", str(frame.line or 1))
             .replace("{ref}", quote(self.ref, safe="/-._~"))
         )
