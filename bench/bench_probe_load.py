@@ -7,6 +7,7 @@ Starts a service (a subprocess: an asyncio loop with ``--tasks`` pending tasks a
 before and at its peak. Standard library and snapdiff.probe only.
 
     python bench/bench_probe_load.py [--tasks 100000] [--clients 8] [--seconds 10]
+    python bench/bench_probe_load.py --clients 0      # the same service with no request: baseline
 """
 
 from __future__ import annotations
@@ -107,6 +108,8 @@ def main() -> None:
         t.start()
     for t in threads:
         t.join()
+    if not threads:  # --clients 0: the service's own lag, the baseline
+        time.sleep(args.seconds)
     proc.stdin.write("stop\n")
     proc.stdin.flush()
     stats = json.loads(proc.stdout.readline())

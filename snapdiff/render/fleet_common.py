@@ -19,6 +19,22 @@ def replica_name(r: Replica) -> str:
     return f"replica {r.number} ({clean(r.address, 100)}{host})"
 
 
+def figures_in_order(site: FleetSite) -> list[ReplicaFigure]:
+    """A site's figures as every report lists them: suspect replicas first, largest growth
+    first, then by replica number."""
+    return sorted(site.figures, key=lambda f: (not f.suspect, -f.delta, f.replica))
+
+
+def replica_line(r: Replica, arrow: str = "→") -> str:
+    """``replica 3 (127.0.0.3:6060): 4 snapshots, 29 → 152 tasks; restarted``."""
+    state = "" if r.judged else "; one snapshot, not judged"
+    state += "; restarted" if r.restarted else ""
+    return (
+        f"{replica_name(r)}: {r.snapshots} snapshots, {r.total_first:,} {arrow} "
+        f"{r.total_last:,} tasks{state}"
+    )
+
+
 def _rates(site: FleetSite) -> str:
     chosen = [f for f in site.figures if f.suspect] or list(site.figures)
     values = sorted(f.rate_per_minute for f in chosen if f.rate_per_minute is not None)

@@ -20,7 +20,7 @@ def _replicas(result: FleetResult, site: FleetSite, ident: str) -> list[str]:
         for h, isnum in head
     )
     out = [f'<table class="sortable" id="{ident}"><thead><tr>{ths}</tr></thead><tbody>']
-    for f in sorted(site.figures, key=lambda f: (not f.suspect, -f.delta, f.replica)):
+    for f in fc.figures_in_order(site):
         r = by_number[f.replica]
         name = esc(f"{r.number} {r.address}") + (" (restarted)" if r.restarted else "")
         surv = "-" if f.survivors is None else f"{f.survivors:,}"
@@ -77,12 +77,7 @@ def render_fleet(result: FleetResult) -> str:
         body += section
     body += ["<h2>Replicas</h2>", "<ul>"]
     for r in result.replicas:
-        state = "" if r.judged else "; one snapshot, not judged"
-        state += "; restarted" if r.restarted else ""
-        body.append(
-            f"<li>{esc(fc.replica_name(r), 1000)}: {r.snapshots} snapshots, "
-            f"{r.total_first:,} → {r.total_last:,} tasks{esc(state)}</li>"
-        )
+        body.append(f"<li>{esc(fc.replica_line(r), 1000)}</li>")
     body.append("</ul>")
     body += notes(result.warnings)
     return page(title, body)

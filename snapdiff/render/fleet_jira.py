@@ -13,7 +13,7 @@ from snapdiff.render.jira import _row, details, group_name, text
 def _replicas(result: FleetResult, site: FleetSite) -> list[str]:
     by_number = {r.number: r for r in result.replicas}
     out = ["||Replica||Verdict||Before||After||Δ||Per min||Survivors||"]
-    for f in sorted(site.figures, key=lambda f: (not f.suspect, -f.delta, f.replica)):
+    for f in fc.figures_in_order(site):
         r = by_number[f.replica]
         name = text(f"{r.number} {r.address}") + (" (restarted)" if r.restarted else "")
         verdict = f"*{text(f.verdict)}*" if f.suspect else text(f.verdict)
@@ -68,16 +68,7 @@ def render_fleet(result: FleetResult) -> str:
         out += details(summary, group_count(summary), None)
     out += ["Replicas:", ""]
     for r in result.replicas:
-        state = "" if r.judged else "; one snapshot, not judged"
-        state += "; restarted" if r.restarted else ""
-        out.append(
-            "* "
-            + text(
-                f"{fc.replica_name(r)}: {r.snapshots} snapshots, {r.total_first:,} → "
-                f"{r.total_last:,} tasks{state}",
-                1000,
-            )
-        )
+        out.append("* " + text(fc.replica_line(r), 1000))
     if result.warnings:
         out += ["", "Notes:", ""]
         out += [f"* {text(w)}" for w in result.warnings]

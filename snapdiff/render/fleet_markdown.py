@@ -26,7 +26,7 @@ def _replicas(result: FleetResult, site: FleetSite) -> list[str]:
         "| Replica | Verdict | Before | After | Δ | Per min | Survivors |",
         "|---|---|--:|--:|--:|--:|--:|",
     ]
-    for f in sorted(site.figures, key=lambda f: (not f.suspect, -f.delta, f.replica)):
+    for f in fc.figures_in_order(site):
         r = by_number[f.replica]
         name = text(f"{r.number} {r.address}") + (" (restarted)" if r.restarted else "")
         verdict = f"**{text(f.verdict)}**" if f.suspect else text(f.verdict)
@@ -66,12 +66,7 @@ def render_fleet(result: FleetResult) -> str:
     out.append("Replicas:")
     out.append("")
     for r in result.replicas:
-        state = "" if r.judged else "; one snapshot, not judged"
-        state += "; restarted" if r.restarted else ""
-        out.append(
-            f"- {text(fc.replica_name(r))}: {r.snapshots} snapshots, {r.total_first:,} → "
-            f"{r.total_last:,} tasks{state}"
-        )
+        out.append(f"- {text(fc.replica_line(r), 1000)}")
     if result.warnings:
         out.append("")
         out += [f"> note: {text(w)}" for w in result.warnings]

@@ -52,7 +52,7 @@ def _replicas_table(result: FleetResult, site: FleetSite) -> object:
     ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     by_number = {r.number: r for r in result.replicas}
-    rows = sorted(site.figures, key=lambda f: (not f.suspect, -f.delta, f.replica))
+    rows = fc.figures_in_order(site)
     for f in rows[:REPLICA_ROWS]:
         r = by_number[f.replica]
         table.add_row(
@@ -86,12 +86,6 @@ def render_fleet(result: FleetResult, console: Console) -> None:
         _print(console, Text(f"({more} more suspect sites in the table above)"))
     _print(console)
     for r in result.replicas:
-        state = "" if r.judged else "; one snapshot, not judged"
-        state += "; restarted" if r.restarted else ""
-        line = (
-            f"{fc.replica_name(r)}: {r.snapshots} snapshots, {r.total_first:,} -> "
-            f"{r.total_last:,} tasks{state}"
-        )
-        _print(console, Folded([(line, "dim")], 1, hang=4))
+        _print(console, Folded([(fc.replica_line(r, "->"), "dim")], 1, hang=4))
     for note in result.warnings:
         _print(console, Folded([("note: " + clean(note, 500), "yellow")], 1, hang=6))
