@@ -203,8 +203,11 @@ class Runtime:
     # thread ids): tasks born later have higher ids, which tells two dumps given in the wrong
     # order. The formats of ``id_clocks`` are such formats too.
     growing_ids: frozenset[str] = frozenset()
-    # Ids handed out in batches (Go gives each P 16 goroutine ids at a time): a task born later
-    # can have a lower id than one born earlier, so a handful of tasks says nothing of order.
+    # Ids handed out in batches (Go gives each P 16 goroutine ids at a time, ids 16k+1 to 16k+16,
+    # each P numbering its goroutines in order within its batch): a task born later can have a
+    # lower id than one born earlier, so a handful of tasks says nothing of order. (A Go program
+    # whose C threads call into Go takes single ids for them, which shifts later batches: the
+    # order within a batch is then judged on aligned blocks, a weak "possible restart" at worst.)
     id_batch: int = 0
     # Where a dump with task ids can be had, said when growth without ids may be a leak.
     no_ids_hint: str = ""
