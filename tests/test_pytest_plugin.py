@@ -283,6 +283,34 @@ def test_module_scope_names_the_test(suite: pytest.Pytester) -> None:
     assert "4 threads" not in text and "2 threads and 2 asyncio tasks left behind" in text
 
 
+def test_a_marked_test_in_module_scope_reports_its_leak_once(pytester: pytest.Pytester) -> None:
+    # The marked test checks itself; the module's check at its end must not report the same
+    # thread again at the last test's teardown.
+    pytester.makeini(INI)
+    pytester.makepyfile(
+        test_marked="""
+        import threading
+        import pytest
+
+        stop = threading.Event()
+
+        @pytest.mark.snapdiff_leaks
+        def test_marked_leaks():
+            threading.Thread(target=stop.wait, name="marked-left", daemon=True).start()
+
+        def test_last():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--snapdiff-leaks", "--snapdiff-leaks-scope", "module", *QUIET
+    )
+    assert errors_of(result) == {"test_marked_leaks"}
+    text = result.stdout.str()
+    assert "checked at the end of this test" in text
+    assert "checked at the end of this module" not in text
+
+
 @pytest.mark.slow
 def test_warn_instead_of_failing(suite: pytest.Pytester) -> None:
     result = suite.runpytest_subprocess(

@@ -393,8 +393,16 @@ class LeakGate:
         checked = False
         if opts.check and self.test_base is not None:
             rules = opts.rules + s.rules
-            left = _live.settle(self.test_base, opts.grace, lambda f: self._ignored_by(f, rules))
+            reported: list[object] = []
+            left = _live.settle(
+                self.test_base, opts.grace, lambda f: self._ignored_by(f, rules), objects=reported
+            )
             left += self.reaper.take()
+            # Reported here: a module or session check (a marked test in that mode) does not
+            # report them again.
+            for wider in (self.module_base, self.session_base):
+                if wider is not None:
+                    wider.absorb(reported)
             found = [(f, item.nodeid) for f in left if not self._wider_fixture(f, 0)]
             action = opts.action
             self.test_base = None

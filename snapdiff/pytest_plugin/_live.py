@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -163,6 +163,13 @@ class Baseline:
     def is_new_task(self, task: asyncio.Task[Any]) -> bool:
         return task not in self.tasks
 
+    def absorb(self, objects: Iterable[object]) -> None:
+        """Count ``objects`` (threads and tasks already reported by a narrower check) as
+        running at this baseline, so that a wider check does not report them again."""
+        objects = list(objects)
+        self.threads = self.threads | {o for o in objects if isinstance(o, threading.Thread)}
+        self.tasks.update(o for o in objects if isinstance(o, asyncio.Task))
+
 
 def _loop_tasks(loop: asyncio.AbstractEventLoop) -> list[asyncio.Task[Any]]:
     for _ in range(100):
@@ -225,10 +232,11 @@ def settle(
     ignored: Callable[[Found], bool],
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    objects: list[object] | None = None,
 ) -> list[Found]:
     """What newer than ``base`` is still there after up to ``grace`` seconds (ignored ones left
     out). Polls with a short, growing interval; returns at once when nothing is left that could
-    still end."""
+    still end. ``objects``, when given, receives the threads and tasks returned."""
     deadline = clock() + grace
     pending: list[tuple[object, Callable[[], Found]]] = []
     for obj, describe in new_live(base):
@@ -244,6 +252,8 @@ def settle(
             break
         sleep(min(interval, left))
         interval = min(interval * 2, 0.05)
+    if objects is not None:
+        objects.extend(o for o, _ in pending)
     return [d() for _, d in pending]
 
 
