@@ -137,7 +137,9 @@ def test_a_live_fleet_with_a_restart_and_a_replica_that_never_answers(leaky_bina
         sites = {s["key_function"]: s for s in doc["sites"] if s["suspect"]}
         fetch = {f["replica"]: f for f in sites["main.fetchAll"]["replicas"]}
         assert fetch[2]["suspect"] and fetch[3]["suspect"]
-        assert not fetch[4]["suspect"] and fetch[4]["after"] == 2  # -max-leak 2
+        # -max-leak 2 stops the requests once 2 goroutines have leaked; each request leaks 1,
+        # or 2 when both of its backends are slower than its 40 ms timeout: 2 or 3 in all.
+        assert not fetch[4]["suspect"] and fetch[4]["after"] in (2, 3)
         assert fetch[5]["verdict"] == fetch[6]["verdict"] == "absent"  # Python replicas
         python = {f["replica"]: f for f in sites["handle_connection"]["replicas"]}
         assert python[5]["suspect"] and python[6]["suspect"]
